@@ -1,0 +1,164 @@
+"""Terminal rendering of runs, steps and lineage with Rich (plain text when piped)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from rich.console import Console
+from rich.table import Table
+from rich.tree import Tree
+
+from conveyor.engine import Lineage
+from conveyor.store import RunRecord, StepRunRecord
+
+_console = Console(highlight=False, soft_wrap=False, width=None)
+
+_STATUS = {
+    "succeeded": "green",
+    "cached": "cyan",
+    "failed": "bold red",
+    "crashed": "bold red",
+    "skipped": "yellow",
+    "running": "magenta",
+}
+
+
+def _status(text: str) -> str:
+    return f"[{_STATUS.get(text, '')}]{text}[/]"
+
+
+def _when(at: datetime | None) -> str:
+    return at.astimezone().strftime("%Y-%m-%d %H:%M:%S") if at else "-"
+
+
+def _bytes(n: int | None) -> str:
+    if n is None:
+        return "-"
+    size = float(n)
+    for unit in ("B", "KB", "MB", "GB"):
+        if size < 1024 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:.1f} GB"
+
+
+def runs_table(runs: Sequence[RunRecord]) -> None:
+    if not runs:
+        _console.print("no runs yet: `conveyor run FILE[:PIPELINE]` starts one")
+        return
+    table = Table(box=None, pad_edge=False)
+    for column in ("run", "pipeline", "status", "started", "duration", "params"):
+        table.add_column(column)
+    for run in runs:
+        duration = (
+            f"{(run.finished_at - run.started_at).total_seconds():.2f}s"
+            if run.finished_at
+            else "-"
+        )
+        params = " ".join(f"{k}={v}" for k, v in run.params.items())
+        table.add_row(run.id, run.pipeline, _status(run.status), _when(run.started_at),
+                      duration, params)
+    _console.print(table)
+
+
+def run_detail(run: RunRecord, steps: Sequence[StepRunRecord], show_traceback: bool) -> None:
+    _console.print(f"[bold]run[/] {run.id}  [bold]pipeline[/] {run.pipeline}  "
+                   f"[bold]status[/] {_status(run.status)}")
+    _console.print(f"started {_when(run.started_at)}  finished {_when(run.finished_at)}  "
+                   f"host {run.host} pid {run.pid}")
+    if run.params:
+        _console.print("params: " + " ".join(f"{k}={v}" for k, v in run.params.items()))
+    if run.source:
+        _console.print(f"source: {run.source}")
+    if run.error:
+        _console.print(f"[red]error:[/] {run.error}")
+    table = Table(box=None, pad_edge=False)
+    for column in ("step", "status", "why", "wall", "cpu", "peak mem", "rows in/out",
+                   "bytes in/out"):
+        table.add_column(column)
+    for step in steps:
+        why = step.reason or ""
+        if step.status == "cached":
+            why = f"cache hit (from {step.cached_from})"
+        elif step.status == "failed":
+            why = f"{step.error}" + (f" [after {step.attempts} attempts]" if step.attempts > 1
+                                     else "")
+        rows = f"{_n(step.rows_in)}/{_n(step.rows_out)}"
+        table.add_row(
+            step.step,
+            _status(step.status),
+            why,
+            f"{step.duration:.3f}s" if step.status in ("succeeded", "failed") else "-",
+            f"{step.cpu_seconds:.3f}s" if step.status in ("succeeded", "failed") else "-",
+            _bytes(step.peak_rss_bytes),
+            rows,
+            f"{_bytes(step.bytes_in)}/{_bytes(step.bytes_out)}",
+        )
+    _console.print(table)
+    if show_traceback:
+        for step in steps:
+            if step.traceback:
+                _console.print(f"[bold red]{step.step}[/]")
+                _console.print(step.traceback, markup=False)
+    logged = [s.step for s in steps if s.logs]
+    if logged:
+        _console.print(f"logs: conveyor runs show {run.id} --logs STEP  ({', '.join(logged)})")
+
+
+def _n(value: int | None) -> str:
+    return "-" if value is None else str(value)
+
+
+def lineage_tree(graph: Lineage) -> None:
+    title = f"run {graph.root}" if graph.run else f"artifact {graph.root}"
+    tree = Tree(f"[bold]{title}[/]")
+    produced = {link.artifact_id for s in graph.steps.values() for link in s.outputs}
+    shown: set[str] = set()
+    if graph.run is not None:
+        sinks = [s for s in graph.steps.values() if s.run_id == graph.run.id and _is_sink(graph, s)]
+        for step in sinks:
+            _add_step(tree, graph, step, shown)
+    else:
+        _add_artifact(tree, graph, graph.root, shown, produced)
+    _console.print(tree)
+
+
+def _is_sink(graph: Lineage, step: StepRunRecord) -> bool:
+    outputs = {link.artifact_id for link in step.outputs}
+    return not any(
+        link.artifact_id in outputs
+        for other in graph.steps.values()
+        if other.run_id == step.run_id
+        for link in other.inputs
+    )
+
+
+def _add_step(parent: Tree, graph: Lineage, step: StepRunRecord, shown: set[str]) -> None:
+    label = f"step [bold]{step.step}[/] {_status(step.status)} ({step.id}, run {step.run_id})"
+    if step.id in shown:
+        parent.add(label + " [dim]↑ shown above[/]")
+        return
+    shown.add(step.id)
+    node = parent.add(label)
+    for link in step.outputs:
+        record = graph.artifacts.get(link.artifact_id)
+        kind = f"{record.type_name}, {_bytes(record.size)}" if record else ""
+        node.add(f"[dim]→ {link.name}: {link.artifact_id[:19]}… {kind}[/]")
+    produced = {a for s in graph.steps.values() for a in (x.artifact_id for x in s.outputs)}
+    for link in step.inputs:
+        _add_artifact(node, graph, link.artifact_id, shown, produced, name=link.name)
+
+
+def _add_artifact(
+    parent: Tree, graph: Lineage, artifact_id: str, shown: set[str], produced: set[str],
+    name: str = "",
+) -> None:
+    record = graph.artifacts.get(artifact_id)
+    kind = f" {record.type_name}, {_bytes(record.size)}" if record else ""
+    rows = f", {record.rows} rows" if record and record.rows is not None else ""
+    prefix = f"{name} ← " if name else ""
+    node = parent.add(f"{prefix}artifact {artifact_id[:19]}…{kind}{rows}")
+    producer = graph.producer_of(artifact_id)
+    if producer is not None:
+        _add_step(node, graph, producer, shown)

@@ -1,0 +1,124 @@
+"""Every error conveyor raises on purpose.
+
+ConveyorError
+├── ConfigurationError
+├── PipelineDefinitionError ── CycleError, MissingInputError, UnknownParameterError,
+│                              ParameterTypeError, PipelineNotFound
+├── StepFailed ─────────────── StepTimeout
+├── RunFailed
+├── DataValidationError
+├── RegistryError ──────────── ModelNotFound, GateFailed
+└── StoreError ─────────────── ArtifactNotFound, ArtifactCorrupted, RunNotFound
+
+Warnings: ConveyorWarning ── PickleFallbackWarning, NoActiveRunWarning.
+
+This module holds only the classes; where they are raised is up to each layer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+
+class ConveyorError(Exception):
+    """Catch this to handle anything conveyor raised deliberately."""
+
+    def __init__(self, message: str, **details: object) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details  # rendered as JSON by the API, as text by the CLI
+
+
+class ConfigurationError(ConveyorError):
+    """A setting (environment variable or conveyor.toml) has a value conveyor cannot use."""
+
+
+class PipelineDefinitionError(ConveyorError):
+    """A pipeline or step is defined or called in a way that cannot run."""
+
+
+class CycleError(PipelineDefinitionError):
+    def __init__(self, cycle: Sequence[str]) -> None:
+        super().__init__("pipeline has a cycle: " + " -> ".join(cycle), cycle=list(cycle))
+
+
+class MissingInputError(PipelineDefinitionError):
+    """A step was called without one of its required inputs."""
+
+
+class UnknownParameterError(PipelineDefinitionError):
+    """A run parameter was given that the pipeline function does not declare."""
+
+
+class ParameterTypeError(PipelineDefinitionError):
+    """A run parameter's value does not fit the annotated type."""
+
+
+class PipelineNotFound(PipelineDefinitionError):
+    """The named pipeline is not defined in the given file."""
+
+
+class StepFailed(ConveyorError):
+    """A step raised; ``details`` carry the step name and the original error."""
+
+
+class StepTimeout(StepFailed):
+    """A step ran longer than its ``timeout``."""
+
+
+class RunFailed(ConveyorError):
+    """A run finished with at least one failed step; ``details['run_id']`` names it."""
+
+
+class DataValidationError(ConveyorError):
+    """Data did not match its schema."""
+
+
+class RegistryError(ConveyorError):
+    """A model registry operation could not be carried out."""
+
+
+class ModelNotFound(RegistryError):
+    """No model version matches the given reference."""
+
+
+class GateFailed(RegistryError):
+    """A promotion gate rejected a model version."""
+
+
+class StoreError(ConveyorError):
+    """The metadata or artifact store failed or holds something unexpected."""
+
+
+class ArtifactNotFound(StoreError):
+    def __init__(self, address: str) -> None:
+        super().__init__(f"artifact {address} is not in the artifact store", address=address)
+
+
+class ArtifactCorrupted(StoreError):
+    def __init__(self, address: str, actual: str) -> None:
+        super().__init__(
+            f"artifact {address} failed verification: its bytes hash to {actual}; "
+            "the file was changed or damaged after it was written",
+            address=address,
+            actual=actual,
+        )
+
+
+class RunNotFound(StoreError):
+    def __init__(self, ref: str) -> None:
+        super().__init__(
+            f"no run or artifact matches {ref!r}; `conveyor runs list` shows the runs", ref=ref
+        )
+
+
+class ConveyorWarning(UserWarning):
+    """Base of the warnings conveyor emits."""
+
+
+class PickleFallbackWarning(ConveyorWarning):
+    """An output had no safe format and was stored with cloudpickle."""
+
+
+class NoActiveRunWarning(ConveyorWarning):
+    """A run-only call (log_metric, current_run) was made outside a run."""

@@ -1,0 +1,65 @@
+"""L3 engine: plans, runs, caches and records pipelines; owns lineage and crash reconciliation.
+
+Executors (``engine.executors``) only run attempts; everything else here behaves the same
+whichever executor is used.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+
+from conveyor.core import Graph, Settings, load_settings
+from conveyor.engine._crash import is_crashed as is_crashed
+from conveyor.engine._crash import reconcile as reconcile
+from conveyor.engine._fingerprint import fingerprint as fingerprint
+from conveyor.engine._hooks import RunHook as RunHook
+from conveyor.engine._lineage import Lineage as Lineage
+from conveyor.engine._lineage import lineage as lineage
+from conveyor.engine._result import Run as Run
+from conveyor.engine._result import StepResult as StepResult
+from conveyor.engine._runner import Runner as Runner
+from conveyor.engine._workspace import Workspace as Workspace
+from conveyor.engine.executors import Executor as Executor
+from conveyor.engine.executors import ProcessExecutor as ProcessExecutor
+from conveyor.engine.executors import ThreadExecutor as ThreadExecutor
+from conveyor.engine.executors import create_executor
+
+
+def run_pipeline(
+    graph: Graph,
+    *,
+    params: Mapping[str, object],
+    targets: Sequence[str] | None = None,
+    no_cache: bool = False,
+    workers: int | None = None,
+    executor: str | object | None = None,
+    hooks: Iterable[object] = (),
+    settings: Settings | None = None,
+    source: str = "",
+) -> Run:
+    """Run ``graph`` with the stores named by ``settings`` (default: environment + conveyor.toml)."""
+    settings = settings or load_settings(os.environ, Path.cwd())
+    chosen = create_executor(executor, workers or settings.workers)
+    with Workspace.open(settings) as workspace:
+        runner = Runner(workspace, chosen, hooks=hooks, no_cache=no_cache)
+        return runner.run(graph, params, targets=targets, source=source)
+
+
+__all__ = [
+    "Executor",
+    "Lineage",
+    "ProcessExecutor",
+    "Run",
+    "RunHook",
+    "Runner",
+    "StepResult",
+    "ThreadExecutor",
+    "Workspace",
+    "fingerprint",
+    "is_crashed",
+    "lineage",
+    "reconcile",
+    "run_pipeline",
+]

@@ -1,0 +1,85 @@
+"""Writes a run's records to the metadata store from one background thread, in batches.
+
+Steps finish faster than a transaction commits, so finished steps queue here and are written
+several per transaction; the run's heartbeat (which tells a crashed run from a live one) is
+sent from the same thread. ``close()`` drains the queue and re-raises a write failure.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from conveyor.store import ArtifactRecord, MetadataStore, StepRunRecord, WriteBatch
+
+HEARTBEAT_SECONDS = 5.0
+
+_STOP = object()
+
+
+class Recorder:
+    def __init__(
+        self,
+        store: MetadataStore,
+        run_id: str,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._store = store
+        self._run_id = run_id
+        self._clock = clock
+        self._queue: queue.SimpleQueue[object] = queue.SimpleQueue()
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._loop, name="conveyor-recorder", daemon=True)
+        self._thread.start()
+
+    def record(self, step_run: StepRunRecord, artifacts: tuple[ArtifactRecord, ...] = ()) -> None:
+        self._queue.put(WriteBatch(artifacts=artifacts, step_runs=(step_run,)))
+
+    def close(self) -> None:
+        """Write everything queued, stop the thread, and raise if a write failed."""
+        self._queue.put(_STOP)
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+
+    def _loop(self) -> None:
+        last_beat = self._clock()
+        while True:
+            try:
+                first = self._queue.get(timeout=HEARTBEAT_SECONDS)
+            except queue.Empty:
+                first = None
+            items = [] if first is None else [first]
+            while True:  # drain: one transaction for everything that is waiting
+                try:
+                    items.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            stop = any(item is _STOP for item in items)
+            batches = [item for item in items if isinstance(item, WriteBatch)]
+            if batches and self._error is None:
+                self._write(batches)
+            now = self._clock()
+            if (now - last_beat).total_seconds() >= HEARTBEAT_SECONDS and self._error is None:
+                self._safely(lambda: self._store.heartbeat(self._run_id, now))
+                last_beat = now
+            if stop:
+                return
+
+    def _write(self, batches: list[WriteBatch]) -> None:
+        artifacts: dict[str, ArtifactRecord] = {}
+        step_runs: list[StepRunRecord] = []
+        for batch in batches:
+            for artifact in batch.artifacts:
+                artifacts.setdefault(artifact.id, artifact)
+            step_runs.extend(batch.step_runs)
+        merged = WriteBatch(artifacts=tuple(artifacts.values()), step_runs=tuple(step_runs))
+        self._safely(lambda: self._store.commit(merged))
+
+    def _safely(self, write: Callable[[], None]) -> None:
+        try:
+            write()
+        except BaseException as exc:  # kept and re-raised by close(), on the run's thread
+            self._error = exc

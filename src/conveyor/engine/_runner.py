@@ -1,0 +1,497 @@
+"""The run loop: start each step as soon as its inputs exist, reuse cached outputs, retry,
+time out, skip what a failure cuts off, and hand finished steps to the recorder.
+
+The loop runs on the caller's thread; attempts run on the executor. Key computation is in
+``_keys``, loading and saving values in ``_values``, writing records in ``_recorder``.
+"""
+
+from __future__ import annotations
+
+import heapq
+import os
+import queue
+import socket
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from conveyor.core import (
+    Gather,
+    Graph,
+    Literal,
+    Node,
+    OutputRef,
+    RunContext,
+    RunFinished,
+    RunStarted,
+    StepFinished,
+    StepStarted,
+    content_address,
+    hash_parts,
+    new_id,
+)
+from conveyor.data import MATERIALIZER_VERSION, materialize
+from conveyor.store import ArtifactLink, ArtifactRecord, RunRecord, StepRunRecord
+
+from conveyor.engine import _keys
+from conveyor.engine._attempt import ArgValue, GatherInput, Loaded, Outcome, Stored, Task
+from conveyor.engine._fingerprint import fingerprint
+from conveyor.engine._hooks import Hooks
+from conveyor.engine._recorder import Recorder
+from conveyor.engine._result import Run, StepResult
+from conveyor.engine._workspace import Workspace
+from conveyor.engine.executors import Executor
+
+
+@dataclass
+class _Pending:
+    node: Node
+    key: str
+    parts: dict[str, str]
+    reason: str
+    inputs: tuple[ArtifactLink, ...]
+    input_records: tuple[ArtifactRecord, ...]
+    started_at: datetime
+    attempt: int = 1
+    deadline: float | None = None
+    future: Future[Outcome] | None = None
+    errors: list[str] = field(default_factory=list)
+
+
+class Runner:
+    def __init__(
+        self,
+        workspace: Workspace,
+        executor: Executor,
+        hooks: Iterable[object] = (),
+        no_cache: bool = False,
+    ) -> None:
+        self._ws = workspace
+        self._executor = executor
+        self._hooks = Hooks(hooks)
+        self._no_cache = no_cache
+        executor.bind(workspace.values)
+
+    def run(
+        self,
+        graph: Graph,
+        params: Mapping[str, object],
+        targets: Sequence[str] | None = None,
+        source: str = "",
+    ) -> Run:
+        selected = graph.select(targets) if targets else graph
+        self._graph = selected
+        order = selected.topological_order()
+        self._run_id = new_id("run")
+        started = time.perf_counter()
+        self._ws.metadata.create_run(
+            RunRecord(
+                id=self._run_id,
+                pipeline=graph.name,
+                status="running",
+                started_at=_now(),
+                params={k: _render(v) for k, v in params.items()},
+                source=source,
+                targets=tuple(targets or ()),
+                heartbeat_at=_now(),
+                host=socket.gethostname(),
+                pid=os.getpid(),
+            )
+        )
+        self._recorder = Recorder(self._ws.metadata, self._run_id)
+        self._hooks.emit(RunStarted(self._run_id, graph.name, order))
+        self._outputs: dict[str, tuple[ArtifactRecord, ...]] = {}
+        self._values: dict[str, object] = {}  # artifact id → value, while a consumer needs it
+        self._consumers = selected.downstream()
+        self._waiting = {name: len(self._consumers[name]) for name in order}
+        self._missing = {name: set(selected.nodes[name].upstream()) for name in order}
+        self._results: dict[str, StepResult] = {}
+        self._running: dict[str, _Pending] = {}
+        self._retries: list[tuple[float, str]] = []
+        self._retrying: dict[str, _Pending] = {}
+        self._done: queue.SimpleQueue[tuple[str, Future[Outcome]]] = queue.SimpleQueue()
+        ready = [name for name in order if not self._missing[name]]
+        status = "failed"
+        try:
+            self._loop(ready)
+            failed = any(r.status == "failed" for r in self._results.values())
+            status = "failed" if failed else "succeeded"
+        finally:
+            self._executor.shutdown()
+            try:
+                self._recorder.close()
+            finally:
+                error = self._first_error()
+                self._ws.metadata.finish_run(self._run_id, status, _now(), error)  # type: ignore[arg-type]
+                self._hooks.emit(RunFinished(self._run_id, status, time.perf_counter() - started))
+        steps = [self._results[name] for name in order if name in self._results]
+        return Run(
+            id=self._run_id,
+            pipeline=graph.name,
+            status=status,
+            steps=steps,
+            params=dict(params),
+            records={name: self._outputs.get(name, ()) for name in order},
+            n_outputs={name: selected.nodes[name].spec.n_outputs for name in order},
+            kept={k: v for k, v in self._values.items()},
+            values=self._ws.values,
+        )
+
+    # -- the loop --------------------------------------------------------------------------
+
+    def _loop(self, ready: list[str]) -> None:
+        while True:
+            while ready:
+                self._start(ready.pop(0), ready)
+            if not self._running and not self._retries:
+                return
+            wait = self._next_wakeup()
+            try:
+                name, future = self._done.get(timeout=wait)
+            except queue.Empty:
+                self._expire(ready)
+                continue
+            pending = self._running.get(name)
+            if pending is None or pending.future is not future:
+                continue  # a timed-out attempt finishing late: already failed
+            del self._running[name]
+            outcome = _outcome_of(name, future)
+            if outcome.ok:
+                self._succeeded(pending, outcome, ready)
+            else:
+                self._attempt_failed(pending, outcome.error or "failed", outcome, ready)
+            self._expire(ready)
+
+    def _next_wakeup(self) -> float | None:
+        times = [p.deadline for p in self._running.values() if p.deadline is not None]
+        if self._retries:
+            times.append(self._retries[0][0])
+        if not times:
+            return None
+        return max(0.0, min(times) - time.monotonic())
+
+    def _expire(self, ready: list[str]) -> None:
+        now = time.monotonic()
+        for name, pending in list(self._running.items()):
+            if pending.deadline is not None and now >= pending.deadline:
+                del self._running[name]
+                timeout = pending.node.spec.timeout
+                error = f"StepTimeout: step {name!r} ran longer than its timeout of {timeout:g}s"
+                self._attempt_failed(pending, error, None, ready)
+        while self._retries and self._retries[0][0] <= now:
+            _, name = heapq.heappop(self._retries)
+            self._submit(self._retrying[name])
+
+    # -- starting a step -------------------------------------------------------------------
+
+    def _start(self, name: str, ready: list[str]) -> None:
+        node = self._graph.nodes[name]
+        inputs, input_records = self._input_links(node)
+        parts = self._key_parts(node, inputs)
+        key = _keys.key_of(parts)
+        reason = self._check_cache(node, key, parts, inputs, ready)
+        if reason is None:
+            return
+        pending = _Pending(node, key, parts, reason, inputs, input_records, _now())
+        self._submit(pending)
+
+    def _check_cache(
+        self,
+        node: Node,
+        key: str,
+        parts: dict[str, str],
+        inputs: tuple[ArtifactLink, ...],
+        ready: list[str],
+    ) -> str | None:
+        """None when the step was satisfied from the cache; else why it must execute."""
+        if self._no_cache:
+            return "caching disabled for this run (--no-cache)"
+        if not node.spec.cache:
+            return "caching is off for this step (cache=False)"
+        metadata = self._ws.metadata
+        hit = metadata.find_cached(key)
+        if hit is not None:
+            records = tuple(metadata.get_artifact(link.artifact_id) for link in hit.outputs)
+            if all(self._ws.values.is_available(r) for r in records):
+                self._cached(node, key, parts, inputs, hit, records, ready)
+                return None
+            return "cached outputs are missing from the artifact store"
+        previous = metadata.last_step_run(self._graph.name, node.name)
+        return _keys.explain_miss(parts, previous.key_parts if previous else None)
+
+    def _submit(self, pending: _Pending) -> None:
+        node = pending.node
+        spec = node.spec
+        task = Task(
+            step=node.name,
+            fn=spec.fn,
+            args=tuple(self._arg(i) for i in node.args),
+            kwargs=tuple((k, self._arg(v)) for k, v in node.kwargs),
+            n_outputs=spec.n_outputs,
+            context=RunContext(self._run_id, self._graph.name, node.name, pending.attempt),
+            artifacts_url=self._ws.settings.artifacts,
+            inline_limit=self._ws.settings.inline_limit,
+            keep_values=self._executor.in_process,
+        )
+        self._hooks.emit(StepStarted(self._run_id, node.name, pending.attempt))
+        if spec.timeout is not None:
+            pending.deadline = time.monotonic() + spec.timeout
+        future = self._executor.submit(task)
+        pending.future = future
+        self._running[node.name] = pending
+        future.add_done_callback(lambda f, n=node.name: self._done.put((n, f)))
+
+    def _arg(self, value: object) -> ArgValue:
+        if isinstance(value, Literal):
+            return Loaded(value.value)
+        if isinstance(value, OutputRef):
+            return self._from_output(value)
+        assert isinstance(value, Gather)  # noqa: S101 - the Input union has three members
+        items = tuple(
+            Loaded(i.value) if isinstance(i, Literal) else self._from_output(i) for i in value.items
+        )
+        return GatherInput(items, value.as_tuple)  # type: ignore[arg-type]
+
+    def _from_output(self, ref: OutputRef) -> Stored | Loaded:
+        records = self._outputs[ref.step]
+        if ref.index is None and self._graph.nodes[ref.step].spec.n_outputs is not None:
+            values = [self._value_or_record(r) for r in records]
+            if all(isinstance(v, Loaded) for v in values):
+                return Loaded(tuple(v.value for v in values))  # type: ignore[union-attr]
+            return Loaded(tuple(self._ws.values.load(r) for r in records))
+        return self._value_or_record(records[ref.index or 0])
+
+    def _value_or_record(self, record: ArtifactRecord) -> Stored | Loaded:
+        if self._executor.in_process and record.id in self._values:
+            return Loaded(self._values[record.id])
+        return Stored(record)
+
+    # -- keys ------------------------------------------------------------------------------
+
+    def _input_links(self, node: Node) -> tuple[tuple[ArtifactLink, ...], tuple[ArtifactRecord, ...]]:
+        links: list[ArtifactLink] = []
+        records: list[ArtifactRecord] = []
+        named = [(f"arg{i}", v) for i, v in enumerate(node.args)] + list(node.kwargs)
+        for name, value in named:
+            refs: list[tuple[str, OutputRef]] = []
+            if isinstance(value, OutputRef):
+                refs.append((name, value))
+            elif isinstance(value, Gather):
+                refs.extend(
+                    (f"{name}[{i}]", item)
+                    for i, item in enumerate(value.items)
+                    if isinstance(item, OutputRef)
+                )
+            for link_name, ref in refs:
+                outputs = self._outputs[ref.step]
+                chosen = outputs if ref.index is None else (outputs[ref.index],)
+                for position, record in enumerate(chosen):
+                    suffix = f".{position}" if len(chosen) > 1 else ""
+                    links.append(ArtifactLink(link_name + suffix, record.id))
+                    records.append(record)
+        return tuple(links), tuple(records)
+
+    def _key_parts(self, node: Node, inputs: tuple[ArtifactLink, ...]) -> dict[str, str]:
+        spec = node.spec
+        parts = {
+            _keys.CODE: fingerprint(spec.fn),
+            _keys.VERSION: spec.version or "",
+            _keys.MATERIALIZER: MATERIALIZER_VERSION,
+            _keys.OUTPUTS: str(spec.n_outputs),
+        }
+        named = [(f"arg{i}", v) for i, v in enumerate(node.args)] + list(node.kwargs)
+        for name, value in named:
+            if isinstance(value, Literal):
+                parts[_keys.PARAM + name] = _literal_hash(value.value)
+            elif isinstance(value, Gather):
+                literals = [_literal_hash(i.value) for i in value.items if isinstance(i, Literal)]
+                if literals:
+                    parts[_keys.PARAM + name] = hash_parts(literals)
+        for link in inputs:
+            parts[_keys.INPUT + link.name] = link.artifact_id
+        return parts
+
+    # -- finishing a step ------------------------------------------------------------------
+
+    def _succeeded(self, pending: _Pending, outcome: Outcome, ready: list[str]) -> None:
+        name = pending.node.name
+        outputs = outcome.outputs
+        self._outputs[name] = outputs
+        if outcome.values is not None and self._waiting[name]:
+            for record, value in zip(outputs, outcome.values, strict=True):
+                self._values[record.id] = value
+        elif outcome.values is not None and not self._consumers[name]:
+            for record, value in zip(outputs, outcome.values, strict=True):
+                self._values[record.id] = value  # a final output: kept for Run.outputs
+        record = self._step_record(pending, "succeeded", outcome)
+        self._recorder.record(record, outputs)
+        self._finish(name, record, ready)
+
+    def _cached(
+        self,
+        node: Node,
+        key: str,
+        parts: dict[str, str],
+        inputs: tuple[ArtifactLink, ...],
+        hit: StepRunRecord,
+        records: tuple[ArtifactRecord, ...],
+        ready: list[str],
+    ) -> None:
+        now = _now()
+        self._outputs[node.name] = records
+        record = StepRunRecord(
+            id=new_id("step"),
+            run_id=self._run_id,
+            step=node.name,
+            status="cached",
+            started_at=now,
+            finished_at=now,
+            cache_key=key,
+            key_parts=parts,
+            cached_from=hit.cached_from or hit.id,
+            rows_out=_sum_rows(records),
+            bytes_out=sum(r.size for r in records),
+            inputs=inputs,
+            outputs=hit.outputs,
+        )
+        self._recorder.record(record)
+        self._finish(node.name, record, ready)
+
+    def _attempt_failed(
+        self, pending: _Pending, error: str, outcome: Outcome | None, ready: list[str]
+    ) -> None:
+        name = pending.node.name
+        spec = pending.node.spec
+        pending.errors.append(error)
+        if pending.attempt <= spec.retries:
+            delay = spec.retry_delay * 2 ** (pending.attempt - 1)
+            pending.attempt += 1
+            self._retrying[name] = pending
+            heapq.heappush(self._retries, (time.monotonic() + delay, name))
+            return
+        record = self._step_record(pending, "failed", outcome, error=error)
+        self._recorder.record(record)
+        self._finish(name, record, ready)
+        self._skip_downstream(name)
+
+    def _skip_downstream(self, failed: str) -> None:
+        stack = list(self._consumers[failed])
+        while stack:
+            name = stack.pop()
+            if name in self._results:
+                continue
+            now = _now()
+            record = StepRunRecord(
+                id=new_id("step"),
+                run_id=self._run_id,
+                step=name,
+                status="skipped",
+                started_at=now,
+                finished_at=now,
+                reason=f"upstream step {failed!r} failed",
+            )
+            self._recorder.record(record)
+            self._results[name] = StepResult.from_record(record)
+            self._hooks.emit(StepFinished(self._run_id, name, "skipped", 0.0, False))
+            stack.extend(self._consumers[name])
+
+    def _finish(self, name: str, record: StepRunRecord, ready: list[str]) -> None:
+        self._results[name] = StepResult.from_record(record)
+        self._hooks.emit(
+            StepFinished(
+                self._run_id,
+                name,
+                record.status,
+                record.duration,
+                record.status == "cached",
+                record.error,
+                record.reason,
+            )
+        )
+        for upstream in self._graph.nodes[name].upstream():
+            self._waiting[upstream] -= 1
+            if self._waiting[upstream] == 0 and self._consumers[upstream]:
+                for done in self._outputs.get(upstream, ()):
+                    self._values.pop(done.id, None)  # no consumer left: free the memory
+        if record.status in ("succeeded", "cached"):
+            for consumer in self._consumers[name]:
+                missing = self._missing[consumer]
+                missing.discard(name)
+                if not missing and consumer not in self._results:
+                    ready.append(consumer)
+
+    def _step_record(
+        self, pending: _Pending, status: str, outcome: Outcome | None, error: str | None = None
+    ) -> StepRunRecord:
+        outputs = outcome.outputs if outcome is not None and outcome.ok else ()
+        errors = pending.errors
+        if len(errors) > 1:
+            error = f"{errors[-1]} (after {len(errors)} attempts; earlier: {'; '.join(errors[:-1])})"
+        return StepRunRecord(
+            id=new_id("step"),
+            run_id=self._run_id,
+            step=pending.node.name,
+            status=status,  # type: ignore[arg-type]
+            started_at=pending.started_at,
+            finished_at=_now(),
+            cache_key=pending.key,
+            key_parts=pending.parts,
+            reason=pending.reason,
+            attempts=pending.attempt,
+            duration=outcome.wall if outcome else 0.0,
+            cpu_seconds=outcome.cpu if outcome else 0.0,
+            peak_rss_bytes=outcome.peak_rss if outcome else None,
+            rows_in=_sum_rows(pending.input_records),
+            rows_out=_sum_rows(outputs),
+            bytes_in=sum(r.size for r in pending.input_records),
+            bytes_out=sum(r.size for r in outputs),
+            error=error,
+            traceback=outcome.traceback if outcome else None,
+            logs=outcome.logs if outcome else "",
+            inputs=pending.inputs,
+            outputs=tuple(
+                ArtifactLink("out" if len(outputs) == 1 and pending.node.spec.n_outputs is None
+                             else str(i), r.id)
+                for i, r in enumerate(outputs)
+            ),
+        )
+
+    def _first_error(self) -> str | None:
+        for result in self._results.values():
+            if result.status == "failed":
+                return f"step {result.name!r} failed: {result.error}"
+        return None
+
+
+def _outcome_of(name: str, future: Future[Outcome]) -> Outcome:
+    try:
+        return future.result()
+    except BaseException as exc:  # the worker itself died (e.g. a process killed by the OS)
+        return Outcome(step=name, ok=False, error=f"worker failed: {type(exc).__name__}: {exc}")
+
+
+def _literal_hash(value: object) -> str:
+    if value is None or type(value) in (int, str, bool):
+        return content_address(repr(value).encode())
+    return content_address(materialize(value).data)
+
+
+def _sum_rows(records: Iterable[ArtifactRecord]) -> int | None:
+    rows = [r.rows for r in records if r.rows is not None]
+    return sum(rows) if rows else None
+
+
+def _render(value: object) -> object:
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, list | tuple):
+        return [_render(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _render(v) for k, v in value.items()}
+    return repr(value)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)

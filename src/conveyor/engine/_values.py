@@ -1,0 +1,64 @@
+"""Values ↔ artifacts: materialize a step's output into the stores, and load one back.
+
+Small outputs are kept inline in the metadata record instead of as files; everything else goes
+to the content-addressed artifact store. Choosing the format is ``conveyor.data``'s job.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping
+from datetime import UTC, datetime
+
+from conveyor.core import content_address
+from conveyor.data import Materialized, load, materialize
+from conveyor.store import ArtifactRecord, ArtifactStore, open_artifact_store
+
+
+class ValueStore:
+    """Saves values as artifact records and loads them back."""
+
+    def __init__(self, artifacts: ArtifactStore, inline_limit: int) -> None:
+        self.artifacts = artifacts
+        self.inline_limit = inline_limit
+
+    def save(self, value: object) -> ArtifactRecord:
+        return self.save_materialized(materialize(value))
+
+    def save_materialized(self, item: Materialized) -> ArtifactRecord:
+        size = len(item.data)
+        if size <= self.inline_limit:
+            address, inline = content_address(item.data), item.data
+        else:
+            address, inline = self.artifacts.put(item.data), None
+        return ArtifactRecord(
+            id=address,
+            materializer=item.materializer,
+            type_name=item.type_name,
+            size=size,
+            created_at=datetime.now(UTC),
+            rows=item.rows,
+            inline=inline,
+            meta=item.meta,
+        )
+
+    def load(self, record: ArtifactRecord) -> object:
+        data = record.inline if record.inline is not None else self.artifacts.get(record.id)
+        if record.inline is not None and content_address(data) != record.id:
+            from conveyor.core._errors import ArtifactCorrupted
+
+            raise ArtifactCorrupted(record.id, content_address(data))
+        return load(record.materializer, record.type_name, data, record.meta)
+
+    def is_available(self, record: ArtifactRecord) -> bool:
+        return record.inline is not None or self.artifacts.exists(record.id)
+
+
+@functools.lru_cache(maxsize=8)
+def open_value_store(artifacts_url: str, inline_limit: int) -> ValueStore:
+    """One value store per artifact location in a worker process (opened on first task)."""
+    return ValueStore(open_artifact_store(artifacts_url), inline_limit)
+
+
+def describe(record: ArtifactRecord) -> Mapping[str, object]:
+    return {"id": record.id, "type": record.type_name, "size": record.size, "rows": record.rows}

@@ -1,0 +1,46 @@
+"""Executors behind one Protocol: they run step attempts and nothing else."""
+
+from __future__ import annotations
+
+from concurrent.futures import Future
+from typing import Protocol
+
+from conveyor.core._errors import ConfigurationError
+from conveyor.engine._attempt import Outcome, Task
+from conveyor.engine._values import ValueStore
+from conveyor.engine.executors._local import ProcessExecutor as ProcessExecutor
+from conveyor.engine.executors._local import ThreadExecutor as ThreadExecutor
+
+
+class Executor(Protocol):
+    in_process: bool  # True: values pass between steps as objects, without reloading
+
+    def bind(self, values: ValueStore) -> None: ...
+
+    def submit(self, task: Task) -> Future[Outcome]: ...
+
+    def shutdown(self) -> None: ...
+
+
+EXECUTORS = {"threads": ThreadExecutor, "processes": ProcessExecutor}
+
+
+def create_executor(kind: str | object | None, workers: int | None) -> Executor:
+    if kind is None:
+        kind = "threads"
+    if isinstance(kind, str):
+        try:
+            return EXECUTORS[kind](workers)  # type: ignore[no-any-return]
+        except KeyError:
+            raise ConfigurationError(
+                f"unknown executor {kind!r}; choose one of: {', '.join(EXECUTORS)}",
+                executor=kind,
+            ) from None
+    if all(hasattr(kind, m) for m in ("submit", "shutdown", "bind")):
+        return kind  # type: ignore[return-value]
+    raise ConfigurationError(
+        f"executor must be a name or an object with submit/bind/shutdown, got {type(kind).__name__}"
+    )
+
+
+__all__ = ["EXECUTORS", "Executor", "ProcessExecutor", "ThreadExecutor", "create_executor"]

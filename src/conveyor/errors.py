@@ -1,0 +1,95 @@
+"""The public path of conveyor's error tree (defined in ``conveyor.core._errors``)."""
+
+from __future__ import annotations
+
+from conveyor.core._errors import (
+    ArtifactCorrupted as ArtifactCorrupted,
+)
+from conveyor.core._errors import (
+    ArtifactNotFound as ArtifactNotFound,
+)
+from conveyor.core._errors import (
+    ConfigurationError as ConfigurationError,
+)
+from conveyor.core._errors import (
+    ConveyorError as ConveyorError,
+)
+from conveyor.core._errors import (
+    ConveyorWarning as ConveyorWarning,
+)
+from conveyor.core._errors import (
+    CycleError as CycleError,
+)
+from conveyor.core._errors import (
+    DataValidationError as DataValidationError,
+)
+from conveyor.core._errors import (
+    GateFailed as GateFailed,
+)
+from conveyor.core._errors import (
+    MissingInputError as MissingInputError,
+)
+from conveyor.core._errors import (
+    ModelNotFound as ModelNotFound,
+)
+from conveyor.core._errors import (
+    NoActiveRunWarning as NoActiveRunWarning,
+)
+from conveyor.core._errors import (
+    ParameterTypeError as ParameterTypeError,
+)
+from conveyor.core._errors import (
+    PickleFallbackWarning as PickleFallbackWarning,
+)
+from conveyor.core._errors import (
+    PipelineDefinitionError as PipelineDefinitionError,
+)
+from conveyor.core._errors import (
+    PipelineNotFound as PipelineNotFound,
+)
+from conveyor.core._errors import (
+    RegistryError as RegistryError,
+)
+from conveyor.core._errors import (
+    RunFailed as RunFailed,
+)
+from conveyor.core._errors import (
+    RunNotFound as RunNotFound,
+)
+from conveyor.core._errors import (
+    StepFailed as StepFailed,
+)
+from conveyor.core._errors import (
+    StepTimeout as StepTimeout,
+)
+from conveyor.core._errors import (
+    StoreError as StoreError,
+)
+from conveyor.core._errors import (
+    UnknownParameterError as UnknownParameterError,
+)
+
+__all__ = [
+    "ArtifactCorrupted",
+    "ArtifactNotFound",
+    "ConfigurationError",
+    "ConveyorError",
+    "ConveyorWarning",
+    "CycleError",
+    "DataValidationError",
+    "GateFailed",
+    "MissingInputError",
+    "ModelNotFound",
+    "NoActiveRunWarning",
+    "ParameterTypeError",
+    "PickleFallbackWarning",
+    "PipelineDefinitionError",
+    "PipelineNotFound",
+    "RegistryError",
+    "RunFailed",
+    "RunNotFound",
+    "StepFailed",
+    "StepTimeout",
+    "StoreError",
+    "UnknownParameterError",
+]

@@ -1,0 +1,85 @@
+"""The storage ports, as Protocols. Adapters live beside this module; callers see only these.
+
+No adapter code here, and nothing that imports SQLAlchemy or fsspec.
+"""
+
+from __future__ import annotations
+
+
+from datetime import datetime
+from typing import Protocol
+
+from conveyor.store._records import (
+    ArtifactRecord,
+    RunRecord,
+    RunStatus,
+    StepRunRecord,
+    WriteBatch,
+)
+
+
+class ArtifactStore(Protocol):
+    """Blobs by content address. Writes are atomic; identical bytes are stored once."""
+
+    def put(self, data: bytes) -> str:
+        """Store ``data`` and return its address (``sha256:<hex>``)."""
+        ...
+
+    def get(self, address: str) -> bytes:
+        """The bytes at ``address``, verified against it; ArtifactNotFound / ArtifactCorrupted."""
+        ...
+
+    def exists(self, address: str) -> bool: ...
+
+
+class MetadataStore(Protocol):
+    """Runs, step runs, artifacts and their lineage.
+
+    Every method is safe to call from several threads and several processes at once.
+    """
+
+    def create_run(self, run: RunRecord) -> None: ...
+
+    def commit(self, batch: WriteBatch) -> None:
+        """Write the batch in one transaction: artifacts if absent, step runs with their links."""
+        ...
+
+    def heartbeat(self, run_id: str, at: datetime) -> None: ...
+
+    def finish_run(
+        self, run_id: str, status: RunStatus, finished_at: datetime, error: str | None = None
+    ) -> None: ...
+
+    def get_run(self, run_id: str) -> RunRecord:
+        """The run, or RunNotFound. A unique prefix of an id is accepted."""
+        ...
+
+    def list_runs(
+        self, *, pipeline: str | None = None, status: RunStatus | None = None, limit: int = 50
+    ) -> list[RunRecord]:
+        """Newest first."""
+        ...
+
+    def step_runs(self, run_id: str) -> list[StepRunRecord]:
+        """The run's step runs, with their input and output links, in the order they finished."""
+        ...
+
+    def find_cached(self, cache_key: str) -> StepRunRecord | None:
+        """The newest succeeded step run with this key, or None."""
+        ...
+
+    def last_step_run(self, pipeline: str, step: str) -> StepRunRecord | None:
+        """The newest succeeded or failed step run of ``step`` in ``pipeline`` that has a key."""
+        ...
+
+    def get_artifact(self, artifact_id: str) -> ArtifactRecord:
+        """The artifact, or ArtifactNotFound. A unique prefix of an id is accepted."""
+        ...
+
+    def producers(self, artifact_id: str) -> list[StepRunRecord]:
+        """Succeeded or cached step runs that output the artifact, oldest first."""
+        ...
+
+    def close(self) -> None: ...
+
+
