@@ -40,7 +40,8 @@ class Step(Generic[P, R]):
             bound = self._signature.bind(*args, **kwargs)
         except TypeError as exc:
             raise _binding_error(self.spec.name, self._signature, args, kwargs, exc) from None
-        return builder.add(self.spec, bound.args, bound.kwargs)  # type: ignore[return-value]
+        args, kwargs = _by_name(self._signature, bound)
+        return builder.add(self.spec, args, kwargs)  # type: ignore[return-value]
 
     def with_options(self, **changes: Any) -> Step[P, R]:
         """A copy with other options (``name``, ``retries``, ``timeout``, ``cache``, ``version``)."""
@@ -104,6 +105,27 @@ def step(
     if fn is not None:
         return wrap(fn)
     return wrap
+
+
+def _by_name(
+    signature: inspect.Signature, bound: inspect.BoundArguments
+) -> tuple[tuple[object, ...], dict[str, object]]:
+    """Arguments keyed by parameter name wherever the signature allows it, so cache keys and
+    explanations speak of ``n_estimators``, not of the third positional argument."""
+    kinds = {name: p.kind for name, p in signature.parameters.items()}
+    if any(kinds[n] is inspect.Parameter.VAR_POSITIONAL and v for n, v in bound.arguments.items()):
+        return tuple(bound.args), dict(bound.kwargs)
+    args: list[object] = []
+    kwargs: dict[str, object] = {}
+    for name, value in bound.arguments.items():
+        kind = kinds[name]
+        if kind is inspect.Parameter.POSITIONAL_ONLY:
+            args.append(value)
+        elif kind is inspect.Parameter.VAR_KEYWORD:
+            kwargs.update(value)
+        elif kind is not inspect.Parameter.VAR_POSITIONAL:
+            kwargs[name] = value
+    return tuple(args), kwargs
 
 
 def count_outputs(fn: Callable[..., object]) -> int | None:

@@ -60,17 +60,22 @@ class _RoutingHandler(logging.Handler):
 
 
 def install() -> None:
-    """Wrap the standard streams and the root logger once per process."""
+    """Wrap the standard streams (again, if something replaced them) and the root logger."""
     global _installed
+    if (
+        _installed
+        and isinstance(sys.stdout, _RoutingStream)
+        and isinstance(sys.stderr, _RoutingStream)
+    ):
+        return
     with _install_lock:
-        if _installed:
-            return
         if not isinstance(sys.stdout, _RoutingStream):
             sys.stdout = _RoutingStream(sys.stdout)  # type: ignore[assignment]
         if not isinstance(sys.stderr, _RoutingStream):
             sys.stderr = _RoutingStream(sys.stderr)  # type: ignore[assignment]
-        logging.getLogger().addHandler(_RoutingHandler())
-        _installed = True
+        if not _installed:
+            logging.getLogger().addHandler(_RoutingHandler())
+            _installed = True
 
 
 @contextmanager
