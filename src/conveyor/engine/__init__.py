@@ -6,11 +6,6 @@ whichever executor is used.
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterable, Mapping, Sequence
-from pathlib import Path
-
-from conveyor.core import Graph, Settings, load_settings
 from conveyor.engine._crash import is_crashed as is_crashed
 from conveyor.engine._crash import reconcile as reconcile
 from conveyor.engine._fingerprint import fingerprint as fingerprint
@@ -24,27 +19,7 @@ from conveyor.engine._workspace import Workspace as Workspace
 from conveyor.engine.executors import Executor as Executor
 from conveyor.engine.executors import ProcessExecutor as ProcessExecutor
 from conveyor.engine.executors import ThreadExecutor as ThreadExecutor
-from conveyor.engine.executors import create_executor
-
-
-def run_pipeline(
-    graph: Graph,
-    *,
-    params: Mapping[str, object],
-    targets: Sequence[str] | None = None,
-    no_cache: bool = False,
-    workers: int | None = None,
-    executor: str | object | None = None,
-    hooks: Iterable[object] = (),
-    settings: Settings | None = None,
-    source: str = "",
-) -> Run:
-    """Run ``graph`` with the stores named by ``settings`` (default: environment + conveyor.toml)."""
-    settings = settings or load_settings(os.environ, Path.cwd())
-    chosen = create_executor(executor, workers or settings.workers)
-    with Workspace.open(settings) as workspace:
-        runner = Runner(workspace, chosen, hooks=hooks, no_cache=no_cache)
-        return runner.run(graph, params, targets=targets, source=source)
+from conveyor.engine._api import run_pipeline as run_pipeline
 
 
 __all__ = [

@@ -1,0 +1,34 @@
+"""``run_pipeline``: the engine's entry point, called by ``Pipeline.run``."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+
+from conveyor.core import Graph, Settings, load_settings
+from conveyor.engine._result import Run
+from conveyor.engine._runner import Runner
+from conveyor.engine._workspace import Workspace
+from conveyor.engine.executors import create_executor
+
+
+def run_pipeline(
+    graph: Graph,
+    *,
+    params: Mapping[str, object],
+    targets: Sequence[str] | None = None,
+    no_cache: bool = False,
+    workers: int | None = None,
+    executor: str | object | None = None,
+    hooks: Iterable[object] = (),
+    settings: Settings | None = None,
+    source: str = "",
+) -> Run:
+    """Run ``graph`` with the stores named by ``settings`` (default: environment + conveyor.toml)."""
+    settings = settings or load_settings(os.environ, Path.cwd())
+    chosen = create_executor(executor, workers or settings.workers)
+    with Workspace.open(settings) as workspace:
+        runner = Runner(workspace, chosen, hooks=hooks, no_cache=no_cache)
+        return runner.run(graph, params, targets=targets, source=source)
+

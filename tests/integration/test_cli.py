@@ -1,0 +1,143 @@
+"""The command line end to end on a SQLite store in a temporary folder."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from conveyor.cli import app
+
+PIPELINES = Path(__file__).parent.parent / "pipelines"
+
+
+@pytest.fixture
+def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
+    monkeypatch.setenv("CONVEYOR_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("CONVEYOR_DB_URL", raising=False)
+    monkeypatch.delenv("CONVEYOR_ARTIFACTS", raising=False)
+    monkeypatch.chdir(tmp_path)
+    return CliRunner()
+
+
+def invoke(cli: CliRunner, *args: str) -> Result:
+    return cli.invoke(app, list(args), catch_exceptions=False)
+
+
+def run_id_of(result: Result) -> str:
+    match = re.search(r"run (run-[0-9a-f]+)", result.output)
+    assert match, result.output
+    return match.group(1)
+
+
+def test_run_list_show_and_lineage(cli: CliRunner) -> None:
+    first = invoke(cli, "run", f"{PIPELINES / 'basic.py'}:basic", "-p", "n=4")
+    assert first.exit_code == 0, first.output
+    assert "report: succeeded" in first.output
+    run_id = run_id_of(first)
+
+    listed = invoke(cli, "runs", "list")
+    assert run_id in listed.output and "succeeded" in listed.output and "n=4" in listed.output
+
+    second = invoke(cli, "run", str(PIPELINES / "basic.py"), "-p", "n=4", "-p", "scale=2")
+    assert second.exit_code == 0
+    shown = invoke(cli, "runs", "show", run_id_of(second))
+    assert shown.exit_code == 0
+    lines = {line.split()[0]: line for line in shown.output.splitlines() if line.strip()}
+    assert "cached" in lines["numbers"] and "cache hit" in lines["numbers"]
+    assert "succeeded" in lines["report"] and "parameter scale changed" in lines["report"]
+
+    logs = invoke(cli, "runs", "show", run_id, "--logs", "numbers")
+    assert "making 4 numbers" in logs.output
+
+    lineage = invoke(cli, "lineage", run_id)
+    assert lineage.exit_code == 0
+    for step in ("report", "square", "negate", "numbers"):
+        assert f"step {step}" in lineage.output
+
+
+def test_lineage_of_an_artifact_goes_upstream(cli: CliRunner) -> None:
+    from conveyor.core import load_settings
+    from conveyor.engine import Workspace
+
+    result = invoke(cli, "run", str(PIPELINES / "basic.py"))
+    with Workspace.open(load_settings({"CONVEYOR_HOME": "home"}, Path.cwd())) as ws:
+        steps = {s.step: s for s in ws.metadata.step_runs(run_id_of(result))}
+    artifact = steps["square"].outputs[0].artifact_id
+    lineage = invoke(cli, "lineage", artifact)
+    assert lineage.exit_code == 0
+    assert "step square" in lineage.output and "step numbers" in lineage.output
+    assert "step report" not in lineage.output  # downstream is not lineage
+
+
+def test_editing_a_step_reruns_it_and_what_follows(cli: CliRunner, tmp_path: Path) -> None:
+    copy = tmp_path / "edited.py"
+    shutil.copy(PIPELINES / "basic.py", copy)
+    assert invoke(cli, "run", str(copy)).exit_code == 0
+    copy.write_text(copy.read_text().replace("[x * x for x in xs]", "[x * x * 1 for x in xs]"))
+    second = invoke(cli, "run", str(copy))
+    assert "numbers: cached" in second.output and "negate: cached" in second.output
+    assert "square: succeeded" in second.output and "report: succeeded" in second.output
+    copy.write_text(copy.read_text().replace("OFFSET = 1", "OFFSET = 2"))  # a helper's constant
+    third = invoke(cli, "run", str(copy))
+    assert "numbers: succeeded" in third.output
+    shown = invoke(cli, "runs", "show", run_id_of(third))
+    assert "code changed" in shown.output
+
+
+def test_a_failed_run_exits_non_zero_naming_the_step(cli: CliRunner) -> None:
+    result = cli.invoke(app, ["run", f"{PIPELINES / 'failing.py'}:broken"])
+    assert result.exit_code == 1
+    assert "failed at step 'explode': ValueError: cannot handle 1" in result.output
+    assert "Traceback" not in result.output
+    shown = invoke(cli, "runs", "show", run_id_of(result), "--traceback")
+    assert "skipped" in shown.output and "raise ValueError" in shown.output
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["-p", "m=3"], "no parameter 'm'; its parameters are: n, scale"),
+        (["-p", "n=three"], "-p n=three is not a valid int"),
+        (["-p", "n"], "-p takes KEY=VALUE"),
+    ],
+)
+def test_bad_parameters_are_usage_errors(cli: CliRunner, args: list[str], message: str) -> None:
+    result = cli.invoke(app, ["run", str(PIPELINES / "basic.py"), *args])
+    assert result.exit_code == 2
+    assert message in result.output and "Traceback" not in result.output
+
+
+def test_a_pipeline_not_in_the_file_lists_those_that_are(cli: CliRunner) -> None:
+    result = cli.invoke(app, ["run", f"{PIPELINES / 'failing.py'}:nope"])
+    assert result.exit_code == 2
+    assert "no pipeline named 'nope'; pipelines in it: broken, fine" in result.output
+    several = cli.invoke(app, ["run", str(PIPELINES / "failing.py")])
+    assert several.exit_code == 2 and "defines several pipelines" in several.output
+    missing = cli.invoke(app, ["run", "nowhere.py"])
+    assert missing.exit_code == 2 and "no such file" in missing.output
+
+
+def test_an_unknown_run_id_is_a_clear_error(cli: CliRunner) -> None:
+    result = cli.invoke(app, ["runs", "show", "run-doesnotexist"])
+    assert result.exit_code == 2 and "no run" in result.output
+    lineage = cli.invoke(app, ["lineage", "sha256:" + "0" * 64])
+    assert lineage.exit_code == 2
+
+
+def test_targets_and_no_cache(cli: CliRunner) -> None:
+    first = invoke(cli, "run", str(PIPELINES / "basic.py"), "-t", "square")
+    assert "square: succeeded" in first.output and "report" not in first.output
+    forced = invoke(cli, "run", str(PIPELINES / "basic.py"), "-t", "square", "--no-cache")
+    assert "numbers: succeeded" in forced.output
+
+
+def test_the_process_executor_gives_the_same_results(cli: CliRunner) -> None:
+    result = invoke(cli, "run", str(PIPELINES / "basic.py"), "--executor", "processes",
+                    "--workers", "2", "-p", "n=5")
+    assert result.exit_code == 0, result.output
+    again = invoke(cli, "run", str(PIPELINES / "basic.py"), "-p", "n=5")
+    assert "report: cached" in again.output  # same keys whichever executor ran the steps
