@@ -78,6 +78,10 @@ def test_editing_a_step_reruns_it_and_what_follows(cli: CliRunner, tmp_path: Pat
     shutil.copy(PIPELINES / "basic.py", copy)
     assert invoke(cli, "run", str(copy)).exit_code == 0
     copy.write_text(copy.read_text().replace("[x * x for x in xs]", "[x * x * 1 for x in xs]"))
+    same_output = invoke(cli, "run", str(copy))
+    # the edited step re-runs, but its output bytes are unchanged: downstream stays cached
+    assert "square: succeeded" in same_output.output and "report: cached" in same_output.output
+    copy.write_text(copy.read_text().replace("[x * x * 1 for x in xs]", "[x * x + 1 for x in xs]"))
     second = invoke(cli, "run", str(copy))
     assert "numbers: cached" in second.output and "negate: cached" in second.output
     assert "square: succeeded" in second.output and "report: succeeded" in second.output

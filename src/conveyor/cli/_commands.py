@@ -62,11 +62,13 @@ def run_pipeline_file(
 
 def list_runs(pipeline: str | None, status: str | None, limit: int) -> None:
     with Workspace.open(settings()) as ws:
-        runs = ws.metadata.list_runs(pipeline=pipeline, status=None, limit=limit)
-        runs = reconcile(ws.metadata, runs, datetime.now(UTC))
-        if status is not None:
-            runs = [r for r in runs if r.status == status]
-        _render.runs_table(runs)
+        now = datetime.now(UTC)
+        if status in ("running", "crashed"):
+            # a "running" run may have crashed: reconcile those before filtering
+            reconcile(ws.metadata, ws.metadata.list_runs(pipeline=pipeline, status="running",
+                                                         limit=10_000), now)
+        runs = ws.metadata.list_runs(pipeline=pipeline, status=status, limit=limit)  # type: ignore[arg-type]
+        _render.runs_table(reconcile(ws.metadata, runs, now))
 
 
 def show_run(run_id: str, logs_of: str | None, show_traceback: bool) -> None:

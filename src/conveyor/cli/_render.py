@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 from datetime import datetime
 
@@ -12,7 +13,8 @@ from rich.tree import Tree
 from conveyor.engine import Lineage
 from conveyor.store import RunRecord, StepRunRecord
 
-_console = Console(highlight=False, soft_wrap=False, width=None)
+# piped output is read by scripts and people alike: wide enough that ids are never cut
+_console = Console(highlight=False, width=None if sys.stdout.isatty() else 200)
 
 _STATUS = {
     "succeeded": "green",
@@ -48,8 +50,9 @@ def runs_table(runs: Sequence[RunRecord]) -> None:
         _console.print("no runs yet: `conveyor run FILE[:PIPELINE]` starts one")
         return
     table = Table(box=None, pad_edge=False)
-    for column in ("run", "pipeline", "status", "started", "duration", "params"):
-        table.add_column(column)
+    table.add_column("run", no_wrap=True)
+    for column in ("pipeline", "status", "started", "duration", "params"):
+        table.add_column(column, no_wrap=column != "params")
     for run in runs:
         duration = (
             f"{(run.finished_at - run.started_at).total_seconds():.2f}s"
@@ -76,7 +79,7 @@ def run_detail(run: RunRecord, steps: Sequence[StepRunRecord], show_traceback: b
     table = Table(box=None, pad_edge=False)
     for column in ("step", "status", "why", "wall", "cpu", "peak mem", "rows in/out",
                    "bytes in/out"):
-        table.add_column(column)
+        table.add_column(column, no_wrap=column != "why")
     for step in steps:
         why = step.reason or ""
         if step.status == "cached":

@@ -5,7 +5,6 @@ No adapter code here, and nothing that imports SQLAlchemy or fsspec.
 
 from __future__ import annotations
 
-
 from datetime import datetime
 from typing import Protocol
 
@@ -81,5 +80,3 @@ class MetadataStore(Protocol):
         ...
 
     def close(self) -> None: ...
-
-

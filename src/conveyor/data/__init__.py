@@ -1,0 +1,24 @@
+"""L2 data: materializers that turn step outputs into bytes for the artifact store and back.
+
+JSON, Parquet (pandas, polars, pyarrow), ``.npy`` and joblib by type, cloudpickle with a
+warning for anything else; ``register_materializer`` adds a format ahead of these. Importing
+this package imports none of pandas, numpy, pyarrow, polars or scikit-learn.
+"""
+
+from __future__ import annotations
+
+from conveyor.data._base import Materialized as Materialized
+from conveyor.data._base import Materializer as Materializer
+from conveyor.data._materializers import MATERIALIZER_VERSION as MATERIALIZER_VERSION
+from conveyor.data._materializers import load as load
+from conveyor.data._materializers import materialize as materialize
+from conveyor.data._materializers import register_materializer as register_materializer
+
+__all__ = [
+    "MATERIALIZER_VERSION",
+    "Materialized",
+    "Materializer",
+    "load",
+    "materialize",
+    "register_materializer",
+]

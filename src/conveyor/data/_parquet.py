@@ -1,0 +1,152 @@
+"""The Parquet format (zstd) for tables: pandas DataFrame and Series, polars DataFrame and
+Series, pyarrow Table. Each loads back as the library it came from.
+
+pandas, polars and pyarrow are imported inside the functions, and only once a value of theirs
+has been seen: polars is optional, and none of them may load with ``import conveyor.data``.
+Equal tables give equal bytes, because content addressing stores equal bytes once.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Final, cast
+
+from conveyor.core._errors import StoreError
+from conveyor.data._base import Materialized, Unsupported
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import polars as pl
+    import pyarrow as pa
+
+NAME = "parquet"
+_COMPRESSION: Final = "zstd"
+
+# A Series name goes into meta, so it must survive a JSON round trip unchanged.
+_JSON_SCALARS = (str, int, float, bool, type(None))
+
+
+def dump_pandas(value: object) -> Materialized | None:
+    """A pandas DataFrame or Series as Parquet; None for other pandas types."""
+    import pandas as pd
+
+    cls = type(value)
+    meta: dict[str, object] = {}
+    if cls is pd.DataFrame:
+        frame = cast("pd.DataFrame", value)
+        type_name = "pandas.DataFrame"
+    elif cls is pd.Series:
+        series = cast("pd.Series[Any]", value)
+        if type(series.name) not in _JSON_SCALARS:
+            raise Unsupported(f"its name {series.name!r} is not a str, int, float, bool or None")
+        frame = series.to_frame()
+        meta["name"] = series.name
+        type_name = "pandas.Series"
+    else:
+        return None
+    meta["columns"] = [str(column) for column in frame.columns]
+    meta["dtypes"] = {str(column): str(dtype) for column, dtype in frame.dtypes.items()}
+    index = frame.index
+    if isinstance(index, pd.DatetimeIndex | pd.TimedeltaIndex) and index.freq is not None:
+        meta["index_freq"] = index.freqstr  # Parquet keeps the timestamps but not the frequency
+    import pyarrow as pa
+
+    try:
+        # preserve_index=None stores a RangeIndex as metadata and any other index as columns;
+        # the pandas metadata pyarrow adds restores either on load.
+        table = pa.Table.from_pandas(frame, preserve_index=None)
+    except (pa.ArrowException, ValueError, TypeError) as exc:
+        raise Unsupported(f"Parquet cannot store it: {exc}") from exc
+    return Materialized(_write_arrow(table), NAME, type_name, len(frame), meta)
+
+
+def dump_polars(value: object) -> Materialized | None:
+    """A polars DataFrame or Series as Parquet; None for other polars types (LazyFrame …)."""
+    import polars as pl
+
+    cls = type(value)
+    if cls is pl.DataFrame:
+        frame = cast("pl.DataFrame", value)
+        type_name = "polars.DataFrame"
+    elif cls is pl.Series:
+        frame = cast("pl.Series", value).to_frame()
+        type_name = "polars.Series"
+    else:
+        return None
+    buffer = io.BytesIO()
+    try:
+        frame.write_parquet(buffer, compression=_COMPRESSION)
+    except pl.exceptions.PolarsError as exc:  # e.g. a column of dtype Object
+        raise Unsupported(f"Parquet cannot store it: {exc}") from exc
+    meta = {
+        "columns": list(frame.columns),
+        "dtypes": {name: str(dtype) for name, dtype in frame.schema.items()},
+    }
+    return Materialized(buffer.getvalue(), NAME, type_name, frame.height, meta)
+
+
+def dump_arrow(value: object) -> Materialized | None:
+    """A pyarrow Table as Parquet; None for other pyarrow types."""
+    import pyarrow as pa
+
+    if type(value) is not pa.Table:
+        return None
+    table = cast("pa.Table", value)
+    try:
+        data = _write_arrow(table)
+    except pa.ArrowException as exc:
+        raise Unsupported(f"Parquet cannot store it: {exc}") from exc
+    meta = {
+        "columns": list(table.column_names),
+        "dtypes": {field.name: str(field.type) for field in table.schema},
+    }
+    return Materialized(data, NAME, "pyarrow.Table", table.num_rows, meta)
+
+
+def load(type_name: str, data: bytes, meta: Mapping[str, object]) -> object:
+    if type_name in {"polars.DataFrame", "polars.Series"}:
+        import polars as pl
+
+        frame = pl.read_parquet(io.BytesIO(data))
+        return frame if type_name == "polars.DataFrame" else frame.to_series(0)
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(pa.BufferReader(data))
+    if type_name == "pyarrow.Table":
+        return table
+    if type_name == "pandas.DataFrame":
+        return _restore_freq(table.to_pandas(), meta)
+    if type_name == "pandas.Series":
+        series = _restore_freq(table.to_pandas(), meta).iloc[:, 0]
+        series.name = meta.get("name")
+        return series
+    raise StoreError(
+        f"cannot load a {type_name} from Parquet: the type is unknown to this version of conveyor",
+        materializer=NAME,
+        type_name=type_name,
+    )
+
+
+def _write_arrow(table: pa.Table) -> bytes:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    sink = pa.BufferOutputStream()
+    # The file holds no write time, so equal tables give equal bytes.
+    pq.write_table(table, sink, compression=_COMPRESSION)
+    data: bytes = sink.getvalue().to_pybytes()
+    return data
+
+
+def _restore_freq(frame: pd.DataFrame, meta: Mapping[str, object]) -> pd.DataFrame:
+    import pandas as pd
+
+    freq = meta.get("index_freq")
+    if isinstance(freq, str):
+        if isinstance(frame.index, pd.DatetimeIndex):
+            frame.index = pd.DatetimeIndex(frame.index, freq=freq)
+        elif isinstance(frame.index, pd.TimedeltaIndex):
+            frame.index = pd.TimedeltaIndex(frame.index, freq=freq)
+    return frame

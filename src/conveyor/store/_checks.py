@@ -1,0 +1,128 @@
+"""Input checks shared by the store adapters, so every adapter of a port accepts and rejects the
+same input with the same errors.
+
+Pure functions: no I/O, no SQLAlchemy. Adapter-specific storage code does not belong here.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable
+from datetime import UTC, datetime
+
+from conveyor.core._errors import StoreError
+from conveyor.store._records import RUN_STATUSES, STEP_STATUSES
+
+AMBIGUOUS_SHOWN = 10
+_ADDRESS = re.compile(r"sha256:[0-9a-f]{64}")
+
+
+def address(value: str) -> str:
+    """``value`` if it is a well-formed artifact address. Anything else is refused, so an
+    address can never name a path outside an artifact store."""
+    if not isinstance(value, str) or _ADDRESS.fullmatch(value) is None:
+        raise StoreError(
+            f"{value!r} is not an artifact address: expected 'sha256:' followed by "
+            "64 lowercase hex digits",
+            address=repr(value),
+        )
+    return value
+
+
+def utc(value: datetime, what: str) -> datetime:
+    """``value`` as UTC; a naive datetime is refused rather than guessed at."""
+    if not isinstance(value, datetime) or value.tzinfo is None or value.utcoffset() is None:
+        raise StoreError(
+            f"{what} must be a timezone-aware datetime, got {value!r}; "
+            "use datetime.now(UTC) or attach a tzinfo",
+            field=what,
+            value=repr(value),
+        )
+    return value.astimezone(UTC)
+
+
+def utc_or_none(value: datetime | None, what: str) -> datetime | None:
+    return None if value is None else utc(value, what)
+
+
+def run_status(status: str) -> str:
+    if status not in RUN_STATUSES:
+        raise StoreError(
+            f"run status must be one of {', '.join(RUN_STATUSES)}, got {status!r}",
+            status=status,
+        )
+    return status
+
+
+def step_status(status: str) -> str:
+    if status not in STEP_STATUSES:
+        raise StoreError(
+            f"step run status must be one of {', '.join(STEP_STATUSES)}, got {status!r}",
+            status=status,
+        )
+    return status
+
+
+def json_dumps(value: object) -> str:
+    """The JSON text every adapter stores. NaN and infinity are refused because PostgreSQL's
+    JSON type refuses them, and the adapters must agree."""
+    return json.dumps(value, allow_nan=False, separators=(",", ":"), ensure_ascii=False)
+
+
+def json_copy(value: object, what: str) -> object:
+    """``value`` as it comes back from a JSON column: tuples become lists, keys become strings."""
+    try:
+        return json.loads(json_dumps(value))
+    except (TypeError, ValueError) as exc:
+        raise not_json(what, exc) from exc
+
+
+def not_json(what: str, exc: BaseException) -> StoreError:
+    return StoreError(
+        f"{what} must be JSON-able (str, int, float, bool, None, lists and dicts of them; "
+        f"no NaN or infinity): {exc}",
+        field=what,
+    )
+
+
+def ambiguous(kind: str, ref: str, candidates: Iterable[str]) -> StoreError:
+    """The error for a prefix that matches several ids; names the first ten, sorted."""
+    names = sorted(candidates)
+    shown = names[:AMBIGUOUS_SHOWN]
+    more = ", …" if len(names) > AMBIGUOUS_SHOWN else ""
+    return StoreError(
+        f"{ref!r} matches several {kind}s ({', '.join(shown)}{more}); "
+        "give more characters of the id",
+        ref=ref,
+        candidates=shown,
+    )
+
+
+def commit_rejected(
+    *,
+    missing_runs: Iterable[str] = (),
+    missing_artifacts: Iterable[str] = (),
+    duplicate_step_runs: Iterable[str] = (),
+) -> StoreError:
+    """The error for a batch that refers to what is not stored, or repeats a step run."""
+    runs, artifacts, dupes = (
+        sorted(missing_runs),
+        sorted(missing_artifacts),
+        sorted(duplicate_step_runs),
+    )
+    problems = []
+    if runs:
+        problems.append(f"unknown runs {', '.join(runs)} (create_run first)")
+    if artifacts:
+        problems.append(
+            f"links to unknown artifacts {', '.join(artifacts)} (put them in the same batch)"
+        )
+    if dupes:
+        problems.append(f"step runs already stored {', '.join(dupes)}")
+    return StoreError(
+        "metadata store refused the batch: " + "; ".join(problems or ["constraint violated"]),
+        missing_runs=runs,
+        missing_artifacts=artifacts,
+        duplicate_step_runs=dupes,
+    )

@@ -1,0 +1,263 @@
+"""In-memory adapters of both ports: shipped test doubles that behave like the real stores.
+
+They accept, reject, order and round-trip data exactly as ``SqlMetadataStore`` and
+``FsspecArtifactStore`` do (the contract suites run against all of them); only durability is
+missing. Nothing here touches disk or imports SQLAlchemy or fsspec.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from collections.abc import Callable, Iterable
+from datetime import datetime
+from typing import Any, cast
+
+from conveyor.core._errors import ArtifactCorrupted, ArtifactNotFound, RunNotFound, StoreError
+from conveyor.core._hashing import content_address
+from conveyor.store import _checks
+from conveyor.store._records import (
+    ArtifactRecord,
+    RunRecord,
+    RunStatus,
+    StepRunRecord,
+    WriteBatch,
+)
+
+
+class MemoryArtifactStore:
+    """Blobs in a dict, keyed by content address. ``get`` verifies, like the file store."""
+
+    def __init__(self) -> None:
+        self._blobs: dict[str, bytes] = {}
+
+    def put(self, data: bytes) -> str:
+        address = content_address(data)
+        self._blobs.setdefault(address, bytes(data))  # identical bytes are stored once
+        return address
+
+    def get(self, address: str) -> bytes:
+        try:
+            data = self._blobs[_checks.address(address)]
+        except KeyError:
+            raise ArtifactNotFound(address) from None
+        actual = content_address(data)
+        if actual != address:
+            raise ArtifactCorrupted(address, actual)
+        return data
+
+    def exists(self, address: str) -> bool:
+        return _checks.address(address) in self._blobs
+
+
+@dataclasses.dataclass(slots=True)
+class _StoredStepRun:
+    seq: int  # insertion order: the tie-break after finished_at, as in the SQL store
+    pipeline: str
+    record: StepRunRecord
+
+
+class MemoryMetadataStore:
+    """The whole metadata store in dicts, behind one lock.
+
+    Records are normalised on the way in (UTC datetimes, values through JSON) and copied on the
+    way out, so callers see what a SQL round-trip would give them and cannot alter stored state.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._runs: dict[str, RunRecord] = {}
+        self._artifacts: dict[str, ArtifactRecord] = {}
+        self._step_runs: dict[str, _StoredStepRun] = {}
+        self._by_run: dict[str, list[_StoredStepRun]] = {}
+        self._by_key: dict[str, list[_StoredStepRun]] = {}
+        self._seq = 0
+
+    def create_run(self, run: RunRecord) -> None:
+        stored = _normalise_run(run)
+        with self._lock:
+            if stored.id in self._runs:
+                raise StoreError(f"run {stored.id} already exists", run_id=stored.id)
+            self._runs[stored.id] = stored
+
+    def commit(self, batch: WriteBatch) -> None:
+        artifacts = [_normalise_artifact(a) for a in batch.artifacts]
+        step_runs = [_normalise_step_run(s) for s in batch.step_runs]
+        with self._lock:
+            # Check everything before changing anything: the batch is one transaction.
+            batch_artifacts = {a.id for a in artifacts}
+            seen: set[str] = set()
+            dupes = set()
+            for s in step_runs:
+                if s.id in self._step_runs or s.id in seen:
+                    dupes.add(s.id)
+                seen.add(s.id)
+            missing_runs = {s.run_id for s in step_runs} - self._runs.keys()
+            linked = {link.artifact_id for s in step_runs for link in (*s.inputs, *s.outputs)}
+            missing_artifacts = linked - batch_artifacts - self._artifacts.keys()
+            if dupes or missing_runs or missing_artifacts:
+                raise _checks.commit_rejected(
+                    missing_runs=missing_runs,
+                    missing_artifacts=missing_artifacts,
+                    duplicate_step_runs=dupes,
+                )
+            for artifact in artifacts:
+                self._artifacts.setdefault(artifact.id, artifact)  # inserted if absent
+            for s in step_runs:
+                self._seq += 1
+                stored = _StoredStepRun(self._seq, self._runs[s.run_id].pipeline, s)
+                self._step_runs[s.id] = stored
+                self._by_run.setdefault(s.run_id, []).append(stored)
+                if s.cache_key is not None:
+                    self._by_key.setdefault(s.cache_key, []).append(stored)
+
+    def heartbeat(self, run_id: str, at: datetime) -> None:
+        at = _checks.utc(at, "heartbeat_at")
+        self._update_run(run_id, heartbeat_at=at)
+
+    def finish_run(
+        self, run_id: str, status: RunStatus, finished_at: datetime, error: str | None = None
+    ) -> None:
+        _checks.run_status(status)
+        at = _checks.utc(finished_at, "finished_at")
+        self._update_run(run_id, status=status, finished_at=at, error=error)
+
+    def get_run(self, run_id: str) -> RunRecord:
+        with self._lock:
+            found = _resolve("run", run_id, self._runs, RunNotFound)
+            return _copy_run(self._runs[found])
+
+    def list_runs(
+        self, *, pipeline: str | None = None, status: RunStatus | None = None, limit: int = 50
+    ) -> list[RunRecord]:
+        with self._lock:
+            runs = [
+                r
+                for r in self._runs.values()
+                if (pipeline is None or r.pipeline == pipeline)
+                and (status is None or r.status == status)
+            ]
+        runs.sort(key=lambda r: (r.started_at, r.id), reverse=True)
+        return [_copy_run(r) for r in runs[: max(limit, 0)]]
+
+    def step_runs(self, run_id: str) -> list[StepRunRecord]:
+        with self._lock:
+            stored = list(self._by_run.get(run_id, ()))
+        return _finished_order(stored)
+
+    def find_cached(self, cache_key: str) -> StepRunRecord | None:
+        with self._lock:
+            candidates = [
+                s for s in self._by_key.get(cache_key, ()) if s.record.status == "succeeded"
+            ]
+        return _newest(candidates)
+
+    def last_step_run(self, pipeline: str, step: str) -> StepRunRecord | None:
+        with self._lock:
+            candidates = [
+                s
+                for s in self._step_runs.values()
+                if s.pipeline == pipeline
+                and s.record.step == step
+                and s.record.status in ("succeeded", "failed")
+                and s.record.cache_key is not None
+            ]
+        return _newest(candidates)
+
+    def get_artifact(self, artifact_id: str) -> ArtifactRecord:
+        with self._lock:
+            found = _resolve("artifact", artifact_id, self._artifacts, ArtifactNotFound)
+            artifact = self._artifacts[found]
+        return dataclasses.replace(artifact, meta=_copy_json(artifact.meta))
+
+    def producers(self, artifact_id: str) -> list[StepRunRecord]:
+        with self._lock:
+            stored = [
+                s
+                for s in self._step_runs.values()
+                if s.record.status in ("succeeded", "cached")
+                and any(link.artifact_id == artifact_id for link in s.record.outputs)
+            ]
+        return _finished_order(stored)
+
+    def close(self) -> None:
+        """Nothing to release; the data stays readable, as a closed SQL store's file does."""
+
+    def _update_run(self, run_id: str, **changes: Any) -> None:
+        with self._lock:
+            try:
+                run = self._runs[run_id]
+            except KeyError:
+                raise RunNotFound(run_id) from None
+            self._runs[run_id] = dataclasses.replace(run, **changes)
+
+
+def _resolve(
+    kind: str, ref: str, records: dict[str, Any], not_found: Callable[[str], StoreError]
+) -> str:
+    """The one stored id equal to ``ref`` or starting with it."""
+    if ref in records:
+        return ref
+    matches = [key for key in records if ref and key.startswith(ref)]
+    if not matches:
+        raise not_found(ref)
+    if len(matches) > 1:
+        raise _checks.ambiguous(kind, ref, matches)
+    return matches[0]
+
+
+def _newest(candidates: list[_StoredStepRun]) -> StepRunRecord | None:
+    if not candidates:
+        return None
+    best = max(candidates, key=lambda s: (s.record.finished_at, s.seq))
+    return _copy_step_run(best.record)
+
+
+def _finished_order(stored: Iterable[_StoredStepRun]) -> list[StepRunRecord]:
+    ordered = sorted(stored, key=lambda s: (s.record.finished_at, s.seq))
+    return [_copy_step_run(s.record) for s in ordered]
+
+
+def _copy_json(value: object) -> Any:
+    return _checks.json_copy(value, "value")
+
+
+def _copy_run(run: RunRecord) -> RunRecord:
+    return dataclasses.replace(run, params=_copy_json(run.params))
+
+
+def _copy_step_run(record: StepRunRecord) -> StepRunRecord:
+    return dataclasses.replace(record, key_parts=_copy_json(record.key_parts))
+
+
+def _normalise_run(run: RunRecord) -> RunRecord:
+    _checks.run_status(run.status)
+    return dataclasses.replace(
+        run,
+        started_at=_checks.utc(run.started_at, "started_at"),
+        finished_at=_checks.utc_or_none(run.finished_at, "finished_at"),
+        heartbeat_at=_checks.utc_or_none(run.heartbeat_at, "heartbeat_at"),
+        params=cast(dict[str, object], _checks.json_copy(dict(run.params), "params")),
+        targets=tuple(cast(list[str], _checks.json_copy(list(run.targets), "targets"))),
+    )
+
+
+def _normalise_step_run(record: StepRunRecord) -> StepRunRecord:
+    _checks.step_status(record.status)
+    return dataclasses.replace(
+        record,
+        started_at=_checks.utc(record.started_at, "started_at"),
+        finished_at=_checks.utc(record.finished_at, "finished_at"),
+        key_parts=cast(dict[str, str], _checks.json_copy(dict(record.key_parts), "key_parts")),
+        inputs=tuple(record.inputs),
+        outputs=tuple(record.outputs),
+    )
+
+
+def _normalise_artifact(artifact: ArtifactRecord) -> ArtifactRecord:
+    return dataclasses.replace(
+        artifact,
+        created_at=_checks.utc(artifact.created_at, "created_at"),
+        inline=None if artifact.inline is None else bytes(artifact.inline),
+        meta=cast(dict[str, object], _checks.json_copy(dict(artifact.meta), "meta")),
+    )

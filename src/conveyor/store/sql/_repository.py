@@ -1,0 +1,419 @@
+"""SqlMetadataStore: the MetadataStore port on SQLite or PostgreSQL, with SQLAlchemy Core.
+
+Statements are built once per store and reused, so SQLAlchemy's compiled cache serves every
+call; the engine calls find_cached once per step and commit every few steps. Rows become
+frozen records before they leave (``_rows``); errors become StoreError. Connecting and retries
+are in ``_engine``, migrations in ``_migrate``, the schema in ``_tables``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Callable, Iterable
+from datetime import datetime
+from typing import Any, TypeVar
+
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Engine,
+    Select,
+    bindparam,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
+
+from conveyor.core._errors import ArtifactNotFound, RunNotFound, StoreError
+from conveyor.store import _checks
+from conveyor.store._records import (
+    ArtifactRecord,
+    RunRecord,
+    RunStatus,
+    StepRunRecord,
+    WriteBatch,
+)
+from conveyor.store.sql import _rows
+from conveyor.store.sql._engine import (
+    create_engine,
+    is_sqlite_memory,
+    parse_url,
+    read_engine,
+    retrying,
+    safe_url,
+    write_transaction,
+)
+from conveyor.store.sql._migrate import migrate
+from conveyor.store.sql._tables import artifacts, runs, step_run_artifacts, step_runs
+
+T = TypeVar("T")
+
+_LINK_COLUMNS = [
+    step_run_artifacts.c.step_run_id,
+    step_run_artifacts.c.direction,
+    step_run_artifacts.c.name,
+    step_run_artifacts.c.artifact_id,
+]
+_LINK_ORDER = [
+    step_run_artifacts.c.step_run_id,
+    step_run_artifacts.c.direction,  # "in" sorts before "out"
+    step_run_artifacts.c.position,
+]
+_PREFIX_CANDIDATES = _checks.AMBIGUOUS_SHOWN + 1  # enough to tell that there are more
+# The dialects conveyor supports, with their INSERT … ON CONFLICT DO NOTHING.
+_INSERT_IF_ABSENT = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
+
+
+class SqlMetadataStore:
+    """Runs, step runs, artifacts and lineage in a SQL database (SQLite or PostgreSQL).
+
+    Open it with ``SqlMetadataStore.open(url)``, which creates or migrates the schema. Safe to
+    share between threads; several processes may write the same database at once.
+    """
+
+    def __init__(self, engine: Engine, url: str) -> None:
+        self._engine = engine
+        self._reader = read_engine(engine)
+        self._url = url
+        # An in-memory SQLite database is one shared connection: one caller at a time.
+        self._serial: contextlib.AbstractContextManager[Any] = (
+            threading.Lock()
+            if engine.dialect.name == "sqlite" and is_sqlite_memory(engine.url)
+            else contextlib.nullcontext()
+        )
+        dialect_insert: Any = _INSERT_IF_ABSENT[engine.dialect.name]
+        self._insert_artifacts = dialect_insert(artifacts).on_conflict_do_nothing(
+            index_elements=["id"]
+        )
+        # The pipeline name is copied from the run inside the INSERT (one statement, no read);
+        # an unknown run leaves it NULL and the insert fails, as the foreign key would.
+        self._insert_step_runs = insert(step_runs).values(
+            pipeline=select(runs.c.pipeline)
+            .where(runs.c.id == bindparam("run_ref"))
+            .scalar_subquery()
+        )
+        self._insert_links = insert(step_run_artifacts)
+        self._insert_run = insert(runs)
+        self._find_cached = _with_its_links(
+            select(*_rows.STEP_COLUMNS)
+            .where(step_runs.c.cache_key == bindparam("key"), step_runs.c.status == "succeeded")
+            .order_by(step_runs.c.finished_at.desc(), step_runs.c.seq.desc())
+            .limit(1)
+        )
+        self._last_step_run = _with_its_links(
+            select(*_rows.STEP_COLUMNS)
+            .where(
+                step_runs.c.pipeline == bindparam("pipeline"),
+                step_runs.c.step == bindparam("step"),
+                _status_is("succeeded", "failed"),
+                step_runs.c.cache_key.is_not(None),
+            )
+            .order_by(step_runs.c.finished_at.desc(), step_runs.c.seq.desc())
+            .limit(1)
+        )
+        self._steps_of_run = (
+            select(*_rows.STEP_COLUMNS)
+            .where(step_runs.c.run_id == bindparam("run_id"))
+            .order_by(step_runs.c.finished_at, step_runs.c.seq)
+        )
+        self._links_of_run = (
+            select(*_LINK_COLUMNS)
+            .join(step_runs, step_runs.c.id == step_run_artifacts.c.step_run_id)
+            .where(step_runs.c.run_id == bindparam("run_id"))
+            .order_by(*_LINK_ORDER)
+        )
+        producer_ids = (
+            select(step_run_artifacts.c.step_run_id)
+            .where(
+                step_run_artifacts.c.artifact_id == bindparam("artifact_id"),
+                step_run_artifacts.c.direction == "out",
+            )
+            .scalar_subquery()
+        )
+        self._producers = (
+            select(*_rows.STEP_COLUMNS)
+            .where(
+                step_runs.c.id.in_(producer_ids),
+                _status_is("succeeded", "cached"),
+            )
+            .order_by(step_runs.c.finished_at, step_runs.c.seq)
+        )
+        self._links_of_producers = (
+            select(*_LINK_COLUMNS)
+            .where(step_run_artifacts.c.step_run_id.in_(producer_ids))
+            .order_by(*_LINK_ORDER)
+        )
+
+    @classmethod
+    def open(cls, url: str) -> SqlMetadataStore:
+        """Connect to ``url``, creating or migrating the schema to the current revision.
+
+        Args:
+            url: ``sqlite:///path/to/conveyor.db`` or ``postgresql+psycopg://user@host/db``.
+        """
+        parsed = parse_url(url)
+        shown = safe_url(parsed)
+        if parsed.get_backend_name() not in _INSERT_IF_ABSENT:
+            raise StoreError(
+                f"conveyor keeps metadata in SQLite or PostgreSQL; {shown} is neither",
+                url=shown,
+            )
+        try:
+            engine = retrying(lambda: create_engine(parsed), shown, "connect")
+        except ImportError as exc:  # the driver is an optional extra
+            raise StoreError(
+                f"cannot open {shown}: the database driver is not installed ({exc}); "
+                "for PostgreSQL install conveyor[postgres]",
+                url=shown,
+            ) from exc
+
+        def migrated() -> None:
+            migrate(engine, parsed)
+
+        try:
+            retrying(migrated, shown, "migrate the schema")
+        except BaseException:
+            engine.dispose()
+            raise
+        return cls(engine, shown)
+
+    def __repr__(self) -> str:
+        return f"SqlMetadataStore({self._url!r})"
+
+    # -- writes ---------------------------------------------------------------------------
+
+    def create_run(self, run: RunRecord) -> None:
+        row = _rows.run_row(run)
+
+        def action() -> None:
+            with write_transaction(self._engine) as connection:
+                connection.execute(self._insert_run, row)
+
+        try:
+            self._run(action, "create a run")
+        except StoreError as exc:
+            if isinstance(exc.__cause__, IntegrityError) and self._run_exists(run.id):
+                raise StoreError(f"run {run.id} already exists", run_id=run.id) from exc
+            raise
+
+    def commit(self, batch: WriteBatch) -> None:
+        artifact_rows = [_rows.artifact_row(a) for a in batch.artifacts]
+        step_rows = [_rows.step_run_row(s) for s in batch.step_runs]
+        link_rows = [row for s in batch.step_runs for row in _rows.link_rows(s)]
+
+        def action() -> None:
+            with write_transaction(self._engine) as connection:
+                if artifact_rows:
+                    connection.execute(self._insert_artifacts, artifact_rows)
+                if step_rows:
+                    connection.execute(self._insert_step_runs, step_rows)
+                if link_rows:
+                    connection.execute(self._insert_links, link_rows)
+
+        try:
+            self._run(action, "commit")
+        except StoreError as exc:
+            if isinstance(exc.__cause__, IntegrityError):
+                raise self._explain_rejection(batch) from exc
+            raise
+
+    def heartbeat(self, run_id: str, at: datetime) -> None:
+        self._update_run(run_id, heartbeat_at=_checks.utc(at, "heartbeat_at"))
+
+    def finish_run(
+        self, run_id: str, status: RunStatus, finished_at: datetime, error: str | None = None
+    ) -> None:
+        self._update_run(
+            run_id,
+            status=_checks.run_status(status),
+            finished_at=_checks.utc(finished_at, "finished_at"),
+            error=error,
+        )
+
+    # -- reads ----------------------------------------------------------------------------
+
+    def get_run(self, run_id: str) -> RunRecord:
+        def action() -> RunRecord:
+            with self._reader.connect() as connection:
+                found = self._resolve(connection, runs.c.id, "run", run_id, RunNotFound)
+                row = connection.execute(select(*_rows.RUN_COLUMNS).where(runs.c.id == found)).one()
+            return _rows.run_record(row)
+
+        return self._run(action, "read a run")
+
+    def list_runs(
+        self, *, pipeline: str | None = None, status: RunStatus | None = None, limit: int = 50
+    ) -> list[RunRecord]:
+        query = select(*_rows.RUN_COLUMNS).order_by(runs.c.started_at.desc(), runs.c.id.desc())
+        if pipeline is not None:
+            query = query.where(runs.c.pipeline == pipeline)
+        if status is not None:
+            query = query.where(runs.c.status == status)
+        query = query.limit(max(limit, 0))
+
+        def action() -> list[RunRecord]:
+            with self._reader.connect() as connection:
+                return [_rows.run_record(row) for row in connection.execute(query)]
+
+        return self._run(action, "list runs")
+
+    def step_runs(self, run_id: str) -> list[StepRunRecord]:
+        return self._step_runs(self._steps_of_run, self._links_of_run, {"run_id": run_id})
+
+    def find_cached(self, cache_key: str) -> StepRunRecord | None:
+        return self._one_step_run(self._find_cached, {"key": cache_key})
+
+    def last_step_run(self, pipeline: str, step: str) -> StepRunRecord | None:
+        return self._one_step_run(self._last_step_run, {"pipeline": pipeline, "step": step})
+
+    def get_artifact(self, artifact_id: str) -> ArtifactRecord:
+        def action() -> ArtifactRecord:
+            with self._reader.connect() as connection:
+                found = self._resolve(
+                    connection, artifacts.c.id, "artifact", artifact_id, ArtifactNotFound
+                )
+                row = connection.execute(
+                    select(*_rows.ARTIFACT_COLUMNS).where(artifacts.c.id == found)
+                ).one()
+            return ArtifactRecord(*row)
+
+        return self._run(action, "read an artifact")
+
+    def producers(self, artifact_id: str) -> list[StepRunRecord]:
+        return self._step_runs(
+            self._producers, self._links_of_producers, {"artifact_id": artifact_id}
+        )
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+    # -- internals ------------------------------------------------------------------------
+
+    def _run(self, action: Callable[[], T], what: str) -> T:
+        with self._serial:
+            return retrying(action, self._url, what)
+
+    def _one_step_run(self, query: Select[Any], params: dict[str, str]) -> StepRunRecord | None:
+        def action() -> StepRunRecord | None:
+            with self._reader.connect() as connection:
+                rows = connection.execute(query, params).all()
+            if not rows:
+                return None
+            links = [(row[0], *row[-3:]) for row in rows if row[-3] is not None]
+            return _rows.with_links([rows[0][:-3]], links)[0]
+
+        return self._run(action, "read step runs")
+
+    def _step_runs(
+        self, steps: Select[Any], links: Select[Any], params: dict[str, str]
+    ) -> list[StepRunRecord]:
+        def action() -> list[StepRunRecord]:
+            # Links are committed with their step run, so every step run read here finds its
+            # links in the second query; links of step runs committed in between are ignored.
+            with self._reader.connect() as connection:
+                rows = connection.execute(steps, params).all()
+                link_rows = connection.execute(links, params).all() if rows else []
+            return _rows.with_links(rows, link_rows)
+
+        return self._run(action, "read step runs")
+
+    def _update_run(self, run_id: str, **values: object) -> None:
+        statement = update(runs).where(runs.c.id == run_id).values(**values)
+
+        def action() -> int:
+            with write_transaction(self._engine) as connection:
+                return connection.execute(statement).rowcount
+
+        if self._run(action, "update a run") == 0:
+            raise RunNotFound(run_id)
+
+    def _resolve(
+        self,
+        connection: Connection,
+        column: Any,
+        kind: str,
+        ref: str,
+        not_found: Callable[[str], StoreError],
+    ) -> str:
+        """The one id equal to ``ref`` or starting with it (case-sensitively, on every backend)."""
+        if connection.execute(select(column).where(column == ref)).first() is not None:
+            return ref
+        if not ref:
+            raise not_found(ref)
+        matches = (
+            connection.execute(
+                select(column)
+                .where(column.startswith(ref, autoescape=True))
+                .where(func.substr(column, 1, len(ref)) == ref)  # LIKE ignores case on SQLite
+                .order_by(column)
+                .limit(_PREFIX_CANDIDATES)
+            )
+            .scalars()
+            .all()
+        )
+        if not matches:
+            raise not_found(ref)
+        if len(matches) > 1:
+            raise _checks.ambiguous(kind, ref, matches)
+        return str(matches[0])
+
+    def _run_exists(self, run_id: str) -> bool:
+        def action() -> bool:
+            with self._reader.connect() as connection:
+                return (
+                    connection.execute(select(runs.c.id).where(runs.c.id == run_id)).first()
+                    is not None
+                )
+
+        return self._run(action, "read a run")
+
+    def _explain_rejection(self, batch: WriteBatch) -> StoreError:
+        """Why the database refused a batch, in the same terms the memory store uses."""
+        run_ids = {s.run_id for s in batch.step_runs}
+        step_ids = [s.id for s in batch.step_runs]
+        linked = {link.artifact_id for s in batch.step_runs for link in (*s.inputs, *s.outputs)}
+
+        def action() -> tuple[set[str], set[str], set[str]]:
+            with self._reader.connect() as connection:
+                found_runs = _existing(connection, runs.c.id, run_ids)
+                found_artifacts = _existing(connection, artifacts.c.id, linked)
+                stored_steps = _existing(connection, step_runs.c.id, step_ids)
+            return found_runs, found_artifacts, stored_steps
+
+        found_runs, found_artifacts, stored_steps = self._run(action, "commit")
+        in_batch = {a.id for a in batch.artifacts}
+        repeated = {i for i in step_ids if step_ids.count(i) > 1}
+        return _checks.commit_rejected(
+            missing_runs=run_ids - found_runs,
+            missing_artifacts=linked - found_artifacts - in_batch,
+            duplicate_step_runs=stored_steps | repeated,
+        )
+
+
+def _status_is(*statuses: str) -> ColumnElement[bool]:
+    # Not IN (...): SQLAlchemy re-renders an IN list's SQL on every execution.
+    return or_(*(step_runs.c.status == status for status in statuses))
+
+
+def _with_its_links(one_step_run: Select[Any]) -> Select[Any]:
+    """``one_step_run`` (a query for at most one row) joined to its links: one round trip,
+    one row per link (or one row with NULL link columns), links in order."""
+    found = one_step_run.subquery()
+    link = step_run_artifacts
+    return (
+        select(found, link.c.direction, link.c.name, link.c.artifact_id)
+        .select_from(found.outerjoin(link, link.c.step_run_id == found.c.id))
+        .order_by(link.c.direction, link.c.position)
+    )
+
+
+def _existing(connection: Connection, column: Any, ids: Iterable[str]) -> set[str]:
+    wanted = sorted(set(ids))
+    if not wanted:
+        return set()
+    return set(connection.execute(select(column).where(column.in_(wanted))).scalars())

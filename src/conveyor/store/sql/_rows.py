@@ -1,0 +1,103 @@
+"""Converting between frozen records and table rows, in both directions.
+
+Inputs are checked here (aware datetimes, known statuses) so a bad record fails before any SQL
+runs. Which rows to read or write, and when, is ``_repository``'s business.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from conveyor.store import _checks
+from conveyor.store._records import ArtifactLink, ArtifactRecord, RunRecord, StepRunRecord
+from conveyor.store.sql._tables import artifacts, runs, step_runs
+
+# Columns selected in the records' field order, so a row converts without a lookup per field.
+_RUN_FIELDS = [f.name for f in dataclasses.fields(RunRecord)]
+_STEP_FIELDS = [
+    f.name for f in dataclasses.fields(StepRunRecord) if f.name not in ("inputs", "outputs")
+]
+_ARTIFACT_FIELDS = [f.name for f in dataclasses.fields(ArtifactRecord)]
+RUN_COLUMNS = [runs.c[name] for name in _RUN_FIELDS]
+STEP_COLUMNS = [step_runs.c[name] for name in _STEP_FIELDS]
+ARTIFACT_COLUMNS = [artifacts.c[name] for name in _ARTIFACT_FIELDS]
+_TARGETS = _RUN_FIELDS.index("targets")
+
+
+def run_row(run: RunRecord) -> dict[str, Any]:
+    return {
+        "id": run.id,
+        "pipeline": run.pipeline,
+        "status": _checks.run_status(run.status),
+        "started_at": _checks.utc(run.started_at, "started_at"),
+        "finished_at": _checks.utc_or_none(run.finished_at, "finished_at"),
+        "heartbeat_at": _checks.utc_or_none(run.heartbeat_at, "heartbeat_at"),
+        "params": dict(run.params),
+        "source": run.source,
+        "targets": list(run.targets),
+        "host": run.host,
+        "pid": run.pid,
+        "error": run.error,
+    }
+
+
+def step_run_row(record: StepRunRecord) -> dict[str, Any]:
+    row = {name: getattr(record, name) for name in _STEP_FIELDS}
+    row["status"] = _checks.step_status(record.status)
+    row["started_at"] = _checks.utc(record.started_at, "started_at")
+    row["finished_at"] = _checks.utc(record.finished_at, "finished_at")
+    row["key_parts"] = dict(record.key_parts)
+    row["run_ref"] = record.run_id
+    return row
+
+
+def link_rows(record: StepRunRecord) -> list[dict[str, Any]]:
+    return [
+        {
+            "step_run_id": record.id,
+            "direction": direction,
+            "position": position,
+            "name": link.name,
+            "artifact_id": link.artifact_id,
+        }
+        for direction, links in (("in", record.inputs), ("out", record.outputs))
+        for position, link in enumerate(links)
+    ]
+
+
+def artifact_row(artifact: ArtifactRecord) -> dict[str, Any]:
+    return {
+        "id": artifact.id,
+        "materializer": artifact.materializer,
+        "type_name": artifact.type_name,
+        "size": artifact.size,
+        "created_at": _checks.utc(artifact.created_at, "created_at"),
+        "rows": artifact.rows,
+        "inline": artifact.inline,
+        "meta": dict(artifact.meta),
+    }
+
+
+def run_record(row: Sequence[Any]) -> RunRecord:
+    values = list(row)
+    values[_TARGETS] = tuple(values[_TARGETS])
+    return RunRecord(*values)
+
+
+def with_links(
+    rows: Sequence[Sequence[Any]], link_rows: Iterable[Sequence[Any]]
+) -> list[StepRunRecord]:
+    """Step run records with their links, which arrive sorted by step run, direction, position."""
+    links: dict[str, tuple[list[ArtifactLink], list[ArtifactLink]]] = {}
+    for step_run_id, direction, name, artifact_id in link_rows:
+        inputs, outputs = links.setdefault(step_run_id, ([], []))
+        (inputs if direction == "in" else outputs).append(ArtifactLink(name, artifact_id))
+    none: tuple[list[ArtifactLink], list[ArtifactLink]] = ([], [])
+    records = []
+    for row in rows:
+        inputs, outputs = links.get(row[0], none)
+        fields = dict(zip(_STEP_FIELDS, row, strict=True))
+        records.append(StepRunRecord(**fields, inputs=tuple(inputs), outputs=tuple(outputs)))
+    return records

@@ -1,0 +1,207 @@
+"""The ArtifactStore contract, run against every adapter."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from conveyor.errors import ArtifactCorrupted, ArtifactNotFound, StoreError
+from conveyor.store import (
+    ArtifactStore,
+    FsspecArtifactStore,
+    MemoryArtifactStore,
+    open_artifact_store,
+)
+
+
+@dataclass
+class Backend:
+    store: ArtifactStore
+    corrupt: Callable[[str, bytes], None]  # replace the stored bytes behind the store's back
+    leftovers: Callable[[], list[str]]  # names of files that are not finished blobs
+
+
+def _local_files(root: Path) -> Callable[[], list[str]]:
+    return lambda: [str(p) for p in root.rglob("*") if p.is_file() and p.name.startswith(".")]
+
+
+def _blob_path(root: Path, address: str) -> Path:
+    digest = address.removeprefix("sha256:")
+    return root / "sha256" / digest[:2] / digest[2:]
+
+
+@pytest.fixture(
+    params=["memory", "fsspec-local", "fsspec-local-url", "fsspec-rename", "fsspec-memory"]
+)
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
+    if request.param == "memory":
+        memory = MemoryArtifactStore()
+
+        def corrupt_memory(address: str, data: bytes) -> None:
+            memory._blobs[address] = data  # no other way to damage a dict
+
+        yield Backend(memory, corrupt_memory, list)
+    elif request.param in ("fsspec-local", "fsspec-local-url", "fsspec-rename"):
+        root = tmp_path / "artifacts"
+        url = {
+            "fsspec-local": str(root),  # os calls, no fsspec
+            "fsspec-local-url": f"file://{root}",  # the same
+            # fsspec's own local filesystem: the temp-then-rename path used for e.g. SFTP
+            "fsspec-rename": f"local://{root}",
+        }[request.param]
+
+        def corrupt_file(address: str, data: bytes) -> None:
+            _blob_path(root, address).write_bytes(data)
+
+        yield Backend(FsspecArtifactStore(url), corrupt_file, _local_files(root))
+    else:
+        import fsspec
+
+        # fsspec's memory filesystem is one per process: give each test its own folder.
+        prefix = f"/conveyor-test-{uuid.uuid4().hex}"
+        fs = fsspec.filesystem("memory")
+
+        def corrupt_object(address: str, data: bytes) -> None:
+            digest = address.removeprefix("sha256:")
+            fs.pipe_file(f"{prefix}/sha256/{digest[:2]}/{digest[2:]}", data)
+
+        def leftovers() -> list[str]:
+            return [p for p in fs.find(prefix) if p.rsplit("/", 1)[-1].startswith(".")]
+
+        yield Backend(FsspecArtifactStore(f"memory://{prefix}"), corrupt_object, leftovers)
+        if fs.exists(prefix):
+            fs.rm(prefix, recursive=True)
+
+
+def test_put_returns_the_sha256_content_address(backend: Backend) -> None:
+    address = backend.store.put(b"weights")
+    assert address == "sha256:" + hashlib.sha256(b"weights").hexdigest()
+
+
+def test_identical_bytes_share_one_address(backend: Backend) -> None:
+    first, second = backend.store.put(b"weights"), backend.store.put(b"weights")
+    assert first == second
+    assert backend.store.get(first) == b"weights"
+
+
+def test_different_bytes_get_different_addresses(backend: Backend) -> None:
+    assert backend.store.put(b"a") != backend.store.put(b"b")
+
+
+def test_empty_and_large_blobs_round_trip(backend: Backend) -> None:
+    large = os.urandom(3 * 1024 * 1024)
+    for data in (b"", large):
+        assert backend.store.get(backend.store.put(data)) == data
+
+
+def test_exists(backend: Backend) -> None:
+    address = backend.store.put(b"x")
+    assert backend.store.exists(address)
+    assert not backend.store.exists("sha256:" + "0" * 64)
+
+
+def test_missing_address_raises_artifact_not_found(backend: Backend) -> None:
+    missing = "sha256:" + "0" * 64
+    with pytest.raises(ArtifactNotFound) as info:
+        backend.store.get(missing)
+    assert info.value.details["address"] == missing
+
+
+def test_get_verifies_the_bytes(backend: Backend) -> None:
+    address = backend.store.put(b"original")
+    backend.corrupt(address, b"tampered")
+    with pytest.raises(ArtifactCorrupted) as info:
+        backend.store.get(address)
+    assert info.value.details["actual"] == "sha256:" + hashlib.sha256(b"tampered").hexdigest()
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "",
+        "sha256:",
+        "sha256:abc",
+        "sha256:" + "A" * 64,  # upper case is not how addresses are written
+        "sha256:" + "0" * 63 + "g",
+        "sha256:" + "0" * 64 + "\n",
+        "sha256:../../../../etc/passwd",
+        "md5:" + "0" * 32,
+        "../" + "0" * 64,
+        "0" * 64,
+    ],
+)
+def test_malformed_addresses_are_refused(backend: Backend, bad: str) -> None:
+    for call in (backend.store.get, backend.store.exists):
+        with pytest.raises(StoreError):
+            call(bad)
+
+
+def test_writes_leave_no_temporary_files(backend: Backend) -> None:
+    for i in range(20):
+        backend.store.put(f"blob {i}".encode())
+        backend.store.put(f"blob {i}".encode())
+    assert backend.leftovers() == []
+
+
+def test_threads_putting_the_same_bytes_all_succeed(backend: Backend) -> None:
+    data = os.urandom(256 * 1024)
+    addresses: list[str] = []
+    errors: list[BaseException] = []
+    start = threading.Barrier(8)
+
+    def put() -> None:
+        start.wait()
+        try:
+            for _ in range(10):
+                addresses.append(backend.store.put(data))
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=put) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert set(addresses) == {"sha256:" + hashlib.sha256(data).hexdigest()}
+    assert backend.store.get(addresses[0]) == data
+    assert backend.leftovers() == []
+
+
+def test_open_artifact_store_picks_the_adapter(tmp_path: Path) -> None:
+    assert isinstance(open_artifact_store("memory://"), MemoryArtifactStore)
+    local = open_artifact_store(str(tmp_path / "a"))
+    assert isinstance(local, FsspecArtifactStore)
+    assert local.get(local.put(b"x")) == b"x"
+    assert (tmp_path / "a" / "sha256").is_dir()
+
+
+def test_layout_fans_out_on_the_first_two_hex_digits(tmp_path: Path) -> None:
+    store = FsspecArtifactStore(str(tmp_path))
+    address = store.put(b"layout")
+    assert _blob_path(tmp_path, address).read_bytes() == b"layout"
+
+
+def test_unknown_protocol_is_a_store_error() -> None:
+    with pytest.raises(StoreError):
+        FsspecArtifactStore("no-such-protocol-xyz://bucket/prefix")
+
+
+def test_local_put_is_fast(tmp_path: Path) -> None:
+    """put() sits on every step's path; local writes must stay far below a millisecond."""
+    import time
+
+    store = FsspecArtifactStore(str(tmp_path))
+    blobs = [os.urandom(1024) for _ in range(300)]
+    started = time.perf_counter()
+    for blob in blobs:
+        store.put(blob)
+    per_put = (time.perf_counter() - started) / len(blobs)
+    assert per_put < 0.005, f"put took {per_put * 1e6:.0f} µs"  # ~10x slack for slow CI disks
