@@ -3,8 +3,21 @@ from __future__ import annotations
 import subprocess
 import sys
 
-HEAVY = {"sqlalchemy", "alembic", "starlette", "pandas", "numpy", "pyarrow", "polars", "sklearn",
-         "fsspec", "dask", "ray", "cloudpickle", "rich"}
+HEAVY = {
+    "sqlalchemy",
+    "alembic",
+    "starlette",
+    "pandas",
+    "numpy",
+    "pyarrow",
+    "polars",
+    "sklearn",
+    "fsspec",
+    "dask",
+    "ray",
+    "cloudpickle",
+    "rich",
+}
 
 
 def _loaded_after(code: str) -> set[str]:

@@ -17,8 +17,16 @@ import conveyor.testing
 
 @pytest.mark.parametrize(
     "mod",
-    [conveyor, conveyor.core, conveyor.authoring, conveyor.engine, conveyor.store,
-     conveyor.data, conveyor.errors, conveyor.testing],
+    [
+        conveyor,
+        conveyor.core,
+        conveyor.authoring,
+        conveyor.engine,
+        conveyor.store,
+        conveyor.data,
+        conveyor.errors,
+        conveyor.testing,
+    ],
 )
 def test_all_lists_exactly_the_public_names(mod: ModuleType) -> None:
     public = {n for n, v in vars(mod).items() if not n.startswith("_") and not ismodule(v)}
@@ -35,5 +43,9 @@ def test_the_documented_facade_exists() -> None:
 def test_every_error_descends_from_conveyor_error() -> None:
     for name in conveyor.errors.__all__:
         cls = getattr(conveyor.errors, name)
-        base = conveyor.errors.ConveyorWarning if name.endswith("Warning") else conveyor.errors.ConveyorError
+        base = (
+            conveyor.errors.ConveyorWarning
+            if name.endswith("Warning")
+            else conveyor.errors.ConveyorError
+        )
         assert issubclass(cls, base), name

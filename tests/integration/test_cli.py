@@ -140,8 +140,17 @@ def test_targets_and_no_cache(cli: CliRunner) -> None:
 
 
 def test_the_process_executor_gives_the_same_results(cli: CliRunner) -> None:
-    result = invoke(cli, "run", str(PIPELINES / "basic.py"), "--executor", "processes",
-                    "--workers", "2", "-p", "n=5")
+    result = invoke(
+        cli,
+        "run",
+        str(PIPELINES / "basic.py"),
+        "--executor",
+        "processes",
+        "--workers",
+        "2",
+        "-p",
+        "n=5",
+    )
     assert result.exit_code == 0, result.output
     again = invoke(cli, "run", str(PIPELINES / "basic.py"), "-p", "n=5")
     assert "report: cached" in again.output  # same keys whichever executor ran the steps

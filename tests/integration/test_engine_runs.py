@@ -23,8 +23,15 @@ def ws() -> Iterator[Workspace]:
     workspace.close()
 
 
-def run(pipe: cv.Pipeline, ws: Workspace, *, no_cache: bool = False, hooks: list[object] | None = None,
-        targets: list[str] | None = None, **params: object) -> Run:
+def run(
+    pipe: cv.Pipeline,
+    ws: Workspace,
+    *,
+    no_cache: bool = False,
+    hooks: list[object] | None = None,
+    targets: list[str] | None = None,
+    **params: object,
+) -> Run:
     values = pipe.params(params)
     runner = Runner(ws, ThreadExecutor(4), hooks=hooks or [], no_cache=no_cache)
     return runner.run(pipe.build(**values), values, targets=targets)
@@ -75,7 +82,11 @@ def test_changing_a_parameter_reruns_only_the_affected_steps_and_says_why(ws: Wo
     assert statuses(changed) == {"source": "cached", "double": "cached", "total": "succeeded"}
     assert changed.step("total").reason == "parameter bonus changed"
     upstream = run(small, ws, n=5, bonus=5)
-    assert statuses(upstream) == {"source": "succeeded", "double": "succeeded", "total": "succeeded"}
+    assert statuses(upstream) == {
+        "source": "succeeded",
+        "double": "succeeded",
+        "total": "succeeded",
+    }
     assert upstream.step("double").reason == "input xs changed"
 
 
@@ -147,8 +158,12 @@ def failing() -> None:
 def test_a_failure_skips_downstream_and_lets_other_branches_finish(ws: Workspace) -> None:
     result = run(failing, ws)
     assert result.status == "failed"
-    assert statuses(result) == {"source": "succeeded", "boom": "failed", "total": "skipped",
-                                "double": "succeeded"}
+    assert statuses(result) == {
+        "source": "succeeded",
+        "boom": "failed",
+        "total": "skipped",
+        "double": "succeeded",
+    }
     assert result.step("boom").error == "ValueError: bad rows"
     (record,) = [s for s in ws.metadata.step_runs(result.id) if s.step == "boom"]
     assert "raise ValueError" in (record.traceback or "")
@@ -172,8 +187,12 @@ def test_rerunning_after_a_fix_resumes_from_the_finished_steps(ws: Workspace) ->
 
     assert run(resumable, ws).status == "failed"
     again = run(resumable, ws)
-    assert statuses(again) == {"source": "cached", "double": "cached", "flaky": "succeeded",
-                               "total": "succeeded"}
+    assert statuses(again) == {
+        "source": "cached",
+        "double": "cached",
+        "flaky": "succeeded",
+        "total": "succeeded",
+    }
 
 
 def test_retries_with_backoff_until_success(ws: Workspace) -> None:
@@ -290,8 +309,12 @@ def test_resource_figures_are_recorded(ws: Workspace) -> None:
     assert records["head"].rows_in == 1000 and records["head"].rows_out == 10
     assert records["head"].bytes_in == records["frame"].bytes_out
     assert records["head"].cpu_seconds > 0 and (records["head"].peak_rss_bytes or 0) > 10_000_000
-    pd.testing.assert_frame_equal(result.outputs["head"], pd.DataFrame(  # type: ignore[arg-type]
-        {"a": range(10), "b": [float(i) for i in range(10)]}))
+    pd.testing.assert_frame_equal(
+        result.outputs["head"],
+        pd.DataFrame(  # type: ignore[arg-type]
+            {"a": range(10), "b": [float(i) for i in range(10)]}
+        ),
+    )
 
 
 def test_hooks_see_every_step_and_the_end(ws: Workspace) -> None:
@@ -305,8 +328,12 @@ def test_hooks_see_every_step_and_the_end(ws: Workspace) -> None:
             seen.append(("run", event.status))
 
     run(small, ws, hooks=[Recorder()])
-    assert seen == [("source", "succeeded"), ("double", "succeeded"), ("total", "succeeded"),
-                    ("run", "succeeded")]
+    assert seen == [
+        ("source", "succeeded"),
+        ("double", "succeeded"),
+        ("total", "succeeded"),
+        ("run", "succeeded"),
+    ]
 
 
 def test_the_inline_executor_runs_steps_in_order(ws: Workspace) -> None:

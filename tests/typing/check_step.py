@@ -18,6 +18,7 @@ def split(rows: list[int]) -> tuple[list[int], list[int]]:
     return rows[:1], rows[1:]
 
 
-assert_type(clean, Step[[list[int]], list[int]])
-assert_type(split, Step[[list[int]], tuple[list[int], list[int]]])
+cleaning: Step[[list[int]], list[int]] = clean
+splitting: Step[[list[int]], tuple[list[int], list[int]]] = split
+assert_type(split([1, 2]), tuple[list[int], list[int]])
 assert_type(clean([1]), list[int])

@@ -71,9 +71,7 @@ class GraphBuilder:
         self._nodes: dict[str, Node] = {}
         self._counts: dict[str, int] = {}
 
-    def add(
-        self, spec: StepSpec, args: tuple[object, ...], kwargs: dict[str, object]
-    ) -> Handle:
+    def add(self, spec: StepSpec, args: tuple[object, ...], kwargs: dict[str, object]) -> Handle:
         base = spec.name
         count = self._counts.get(base, 0) + 1
         self._counts[base] = count
@@ -127,8 +125,10 @@ def _as_item(value: object, step: str) -> OutputRef | Literal:
 
 def _contains_handle(value: Any) -> bool:
     items = value.values() if isinstance(value, dict) else value
-    return any(isinstance(v, Handle) or (isinstance(v, list | tuple | dict) and _contains_handle(v))
-               for v in items)
+    return any(
+        isinstance(v, Handle) or (isinstance(v, list | tuple | dict) and _contains_handle(v))
+        for v in items
+    )
 
 
 _builder: ContextVar[GraphBuilder | None] = ContextVar("conveyor_graph_builder", default=None)

@@ -71,7 +71,9 @@ def check_type(pipeline: str, name: str, value: object, annotation: Any) -> obje
     )
 
 
-def convert_text(pipeline: str, fn: Callable[..., object], raw: Mapping[str, str]) -> dict[str, object]:
+def convert_text(
+    pipeline: str, fn: Callable[..., object], raw: Mapping[str, str]
+) -> dict[str, object]:
     """Turn ``-p key=value`` strings into the annotated types of the pipeline's parameters."""
     signature = inspect.signature(fn)
     types_by_name = parameter_types(fn)

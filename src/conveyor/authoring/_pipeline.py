@@ -9,10 +9,9 @@ import inspect
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from conveyor.core import Graph
-
 from conveyor.authoring._building import GraphBuilder, building
 from conveyor.authoring._params import bind_params, convert_text
+from conveyor.core import Graph
 
 if TYPE_CHECKING:
     from conveyor.core import Settings

@@ -11,10 +11,9 @@ import typing
 from collections.abc import Callable
 from typing import Any, Generic, ParamSpec, TypeVar, overload
 
+from conveyor.authoring._building import current_builder
 from conveyor.core import StepSpec
 from conveyor.core._errors import MissingInputError, PipelineDefinitionError
-
-from conveyor.authoring._building import current_builder
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -40,11 +39,11 @@ class Step(Generic[P, R]):
             bound = self._signature.bind(*args, **kwargs)
         except TypeError as exc:
             raise _binding_error(self.spec.name, self._signature, args, kwargs, exc) from None
-        args, kwargs = _by_name(self._signature, bound)
-        return builder.add(self.spec, args, kwargs)  # type: ignore[return-value]
+        by_position, by_name = _by_name(self._signature, bound)
+        return builder.add(self.spec, by_position, by_name)  # type: ignore[return-value]
 
     def with_options(self, **changes: Any) -> Step[P, R]:
-        """A copy with other options (``name``, ``retries``, ``timeout``, ``cache``, ``version``)."""
+        """A copy with other options: ``name``, ``retries``, ``timeout``, ``cache``, ``version``."""
         return Step(self.spec.with_options(**changes))
 
     def __repr__(self) -> str:
@@ -147,7 +146,7 @@ def _count_in_text(text: str) -> int | None:
             inner = text[len(prefix) : -1]
             parts, depth, current = [], 0, ""
             for char in inner:
-                depth += char in "[(" 
+                depth += char in "[("
                 depth -= char in "])"
                 if char == "," and depth == 0:
                     parts.append(current)

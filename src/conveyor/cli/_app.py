@@ -35,15 +35,33 @@ def app() -> None:
 
 @app.command("run")
 @click.argument("ref", metavar="FILE[:PIPELINE]")
-@click.option("-p", "--param", "params", multiple=True, metavar="KEY=VALUE",
-              help="A run parameter; converted to the annotated type. Repeatable.")
+@click.option(
+    "-p",
+    "--param",
+    "params",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="A run parameter; converted to the annotated type. Repeatable.",
+)
 @click.option("--no-cache", is_flag=True, help="Execute every step even if cached.")
-@click.option("--workers", type=click.IntRange(min=1), default=None,
-              help="How many steps may run at once.")
-@click.option("--executor", type=click.Choice(["threads", "processes"]), default="threads",
-              show_default=True, help="Run steps in threads or in worker processes.")
-@click.option("-t", "--target", "targets", multiple=True, metavar="STEP",
-              help="Run only this step and what it needs. Repeatable.")
+@click.option(
+    "--workers", type=click.IntRange(min=1), default=None, help="How many steps may run at once."
+)
+@click.option(
+    "--executor",
+    type=click.Choice(["threads", "processes"]),
+    default="threads",
+    show_default=True,
+    help="Run steps in threads or in worker processes.",
+)
+@click.option(
+    "-t",
+    "--target",
+    "targets",
+    multiple=True,
+    metavar="STEP",
+    help="Run only this step and what it needs. Repeatable.",
+)
 def run_command(
     ref: str,
     params: tuple[str, ...],
@@ -65,8 +83,9 @@ def runs_group() -> None:
 
 @runs_group.command("list")
 @click.option("--pipeline", default=None, help="Only runs of this pipeline.")
-@click.option("--status", type=click.Choice(["running", "succeeded", "failed", "crashed"]),
-              default=None)
+@click.option(
+    "--status", type=click.Choice(["running", "succeeded", "failed", "crashed"]), default=None
+)
 @click.option("-n", "--limit", type=click.IntRange(min=1), default=20, show_default=True)
 def runs_list(pipeline: str | None, status: str | None, limit: int) -> None:
     """The newest runs first."""
@@ -96,8 +115,13 @@ def lineage_command(ref: str) -> None:
 
 
 @app.command("quickstart")
-@click.option("--dir", "folder", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Where to work (default: a new temporary folder).")
+@click.option(
+    "--dir",
+    "folder",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Where to work (default: a new temporary folder).",
+)
 def quickstart_command(folder: Path | None) -> None:
     """Run a real pipeline on a bundled dataset and show what conveyor recorded."""
     from conveyor.cli._quickstart import quickstart

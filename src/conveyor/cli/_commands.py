@@ -9,13 +9,12 @@ from pathlib import Path
 
 import click
 
-from conveyor.core import Settings, load_settings
-from conveyor.core._errors import PipelineDefinitionError, RunNotFound
-from conveyor.engine import Run, Workspace, lineage, reconcile
-
 from conveyor.cli import _render
 from conveyor.cli._loading import load_pipeline
 from conveyor.cli._progress import LiveDag, PlainLog
+from conveyor.core import Settings, load_settings
+from conveyor.core._errors import PipelineDefinitionError, RunNotFound
+from conveyor.engine import Run, Workspace, lineage, reconcile
 
 
 def settings() -> Settings:
@@ -27,9 +26,7 @@ def parse_params(items: tuple[str, ...]) -> dict[str, str]:
     for item in items:
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
-            raise PipelineDefinitionError(
-                f"-p takes KEY=VALUE, got {item!r}", parameter=item
-            )
+            raise PipelineDefinitionError(f"-p takes KEY=VALUE, got {item!r}", parameter=item)
         params[key.strip()] = value
     return params
 
@@ -65,8 +62,11 @@ def list_runs(pipeline: str | None, status: str | None, limit: int) -> None:
         now = datetime.now(UTC)
         if status in ("running", "crashed"):
             # a "running" run may have crashed: reconcile those before filtering
-            reconcile(ws.metadata, ws.metadata.list_runs(pipeline=pipeline, status="running",
-                                                         limit=10_000), now)
+            reconcile(
+                ws.metadata,
+                ws.metadata.list_runs(pipeline=pipeline, status="running", limit=10_000),
+                now,
+            )
         runs = ws.metadata.list_runs(pipeline=pipeline, status=status, limit=limit)  # type: ignore[arg-type]
         _render.runs_table(reconcile(ws.metadata, runs, now))
 

@@ -6,9 +6,13 @@ Subscribers to the engine's events; the engine never imports this module.
 from __future__ import annotations
 
 import time
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from conveyor.core import RunFinished, RunStarted, StepFinished, StepStarted
+
+if TYPE_CHECKING:
+    from rich.live import Live
+    from rich.table import Table
 
 _STYLE = {
     "succeeded": "green",
@@ -59,10 +63,10 @@ class LiveDag:
         self._console = Console(file=out)
         self._states: dict[str, tuple[str, str]] = {}
         self._started: dict[str, float] = {}
-        self._live: object | None = None
+        self._live: Live | None = None
         self._title = ""
 
-    def _table(self) -> object:
+    def _table(self) -> Table:
         from rich.table import Table
 
         table = Table(title=self._title, expand=False)
@@ -71,22 +75,21 @@ class LiveDag:
         table.add_column("detail", overflow="fold", max_width=80)
         now = time.perf_counter()
         for step, (state, detail) in self._states.items():
-            if state == "running":
-                detail = f"{now - self._started.get(step, now):.1f}s"
-            table.add_row(step, f"[{_STYLE.get(state, '')}]{state}[/]", detail)
+            shown = f"{now - self._started.get(step, now):.1f}s" if state == "running" else detail
+            table.add_row(step, f"[{_STYLE.get(state, '')}]{state}[/]", shown)
         return table
 
     def _refresh(self) -> None:
         if self._live is not None:
-            self._live.update(self._table())  # type: ignore[attr-defined]
+            self._live.update(self._table())
 
     def on_run_started(self, event: RunStarted) -> None:
         from rich.live import Live
 
         self._title = f"{event.pipeline} · {event.run_id}"
-        self._states = {step: ("waiting", "") for step in event.steps}
+        self._states = dict.fromkeys(event.steps, ("waiting", ""))
         self._live = Live(self._table(), console=self._console, refresh_per_second=8)
-        self._live.start()  # type: ignore[attr-defined]
+        self._live.start()
 
     def on_step_started(self, event: StepStarted) -> None:
         self._started[event.step] = time.perf_counter()
@@ -107,6 +110,8 @@ class LiveDag:
     def on_run_finished(self, event: RunFinished) -> None:
         self._refresh()
         if self._live is not None:
-            self._live.stop()  # type: ignore[attr-defined]
+            self._live.stop()
         style = "green" if event.status == "succeeded" else "bold red"
-        self._console.print(f"[{style}]run {event.run_id}: {event.status}[/] in {event.seconds:.2f}s")
+        self._console.print(
+            f"[{style}]run {event.run_id}: {event.status}[/] in {event.seconds:.2f}s"
+        )

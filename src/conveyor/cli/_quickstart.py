@@ -11,12 +11,11 @@ from pathlib import Path
 
 import click
 
-from conveyor.core import load_settings
-from conveyor.engine import Workspace
-
 from conveyor.cli import _render
 from conveyor.cli._loading import load_pipeline
 from conveyor.cli._progress import LiveDag, PlainLog
+from conveyor.core import load_settings
+from conveyor.engine import Workspace
 
 
 def quickstart(folder: Path | None) -> None:
@@ -30,24 +29,29 @@ def quickstart(folder: Path | None) -> None:
     settings = load_settings({}, folder)
     pipe, _ = load_pipeline(f"{pipeline_file}:wine")
 
-    def hook() -> object:
+    def hook() -> LiveDag | PlainLog:
         return LiveDag(sys.stdout) if sys.stdout.isatty() else PlainLog(sys.stdout)
 
     click.secho(f"\n1. Running the wine pipeline in {folder}", bold=True)
-    first = pipe.run(n_estimators=50, hooks=[hook()], settings=settings,
-                     source=str(pipeline_file)).raise_for_status()
+    first = pipe.run(
+        n_estimators=50, hooks=[hook()], settings=settings, source=str(pipeline_file)
+    ).raise_for_status()
     click.echo(f"   scores: {first.outputs['evaluate']}   data: {first.outputs['profile']}")
 
-    click.secho("\n2. Changing one parameter (n_estimators 50 → 200): only train and "
-                "evaluate run again", bold=True)
-    second = pipe.run(n_estimators=200, hooks=[hook()], settings=settings,
-                      source=str(pipeline_file)).raise_for_status()
+    click.secho(
+        "\n2. Changing one parameter (n_estimators 50 → 200): only train and evaluate run again",
+        bold=True,
+    )
+    second = pipe.run(
+        n_estimators=200, hooks=[hook()], settings=settings, source=str(pipeline_file)
+    ).raise_for_status()
     click.echo(f"   scores: {second.outputs['evaluate']}")
 
     click.secho("\n3. What conveyor recorded for the second run", bold=True)
     with Workspace.open(settings) as ws:
-        _render.run_detail(ws.metadata.get_run(second.id), ws.metadata.step_runs(second.id),
-                           show_traceback=False)
+        _render.run_detail(
+            ws.metadata.get_run(second.id), ws.metadata.step_runs(second.id), show_traceback=False
+        )
 
     click.secho("\nWhat to try next", bold=True)
     click.echo(f"  cd {folder}")

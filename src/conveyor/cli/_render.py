@@ -55,21 +55,24 @@ def runs_table(runs: Sequence[RunRecord]) -> None:
         table.add_column(column, no_wrap=column != "params")
     for run in runs:
         duration = (
-            f"{(run.finished_at - run.started_at).total_seconds():.2f}s"
-            if run.finished_at
-            else "-"
+            f"{(run.finished_at - run.started_at).total_seconds():.2f}s" if run.finished_at else "-"
         )
         params = " ".join(f"{k}={v}" for k, v in run.params.items())
-        table.add_row(run.id, run.pipeline, _status(run.status), _when(run.started_at),
-                      duration, params)
+        table.add_row(
+            run.id, run.pipeline, _status(run.status), _when(run.started_at), duration, params
+        )
     _console.print(table)
 
 
 def run_detail(run: RunRecord, steps: Sequence[StepRunRecord], show_traceback: bool) -> None:
-    _console.print(f"[bold]run[/] {run.id}  [bold]pipeline[/] {run.pipeline}  "
-                   f"[bold]status[/] {_status(run.status)}")
-    _console.print(f"started {_when(run.started_at)}  finished {_when(run.finished_at)}  "
-                   f"host {run.host} pid {run.pid}")
+    _console.print(
+        f"[bold]run[/] {run.id}  [bold]pipeline[/] {run.pipeline}  "
+        f"[bold]status[/] {_status(run.status)}"
+    )
+    _console.print(
+        f"started {_when(run.started_at)}  finished {_when(run.finished_at)}  "
+        f"host {run.host} pid {run.pid}"
+    )
     if run.params:
         _console.print("params: " + " ".join(f"{k}={v}" for k, v in run.params.items()))
     if run.source:
@@ -77,16 +80,25 @@ def run_detail(run: RunRecord, steps: Sequence[StepRunRecord], show_traceback: b
     if run.error:
         _console.print(f"[red]error:[/] {run.error}")
     table = Table(box=None, pad_edge=False)
-    for column in ("step", "status", "why", "wall", "cpu", "peak mem", "rows in/out",
-                   "bytes in/out"):
+    for column in (
+        "step",
+        "status",
+        "why",
+        "wall",
+        "cpu",
+        "peak mem",
+        "rows in/out",
+        "bytes in/out",
+    ):
         table.add_column(column, no_wrap=column != "why")
     for step in steps:
         why = step.reason or ""
         if step.status == "cached":
             why = f"cache hit (from {step.cached_from})"
         elif step.status == "failed":
-            why = f"{step.error}" + (f" [after {step.attempts} attempts]" if step.attempts > 1
-                                     else "")
+            why = f"{step.error}" + (
+                f" [after {step.attempts} attempts]" if step.attempts > 1 else ""
+            )
         rows = f"{_n(step.rows_in)}/{_n(step.rows_out)}"
         table.add_row(
             step.step,
@@ -154,7 +166,11 @@ def _add_step(parent: Tree, graph: Lineage, step: StepRunRecord, shown: set[str]
 
 
 def _add_artifact(
-    parent: Tree, graph: Lineage, artifact_id: str, shown: set[str], produced: set[str],
+    parent: Tree,
+    graph: Lineage,
+    artifact_id: str,
+    shown: set[str],
+    produced: set[str],
     name: str = "",
 ) -> None:
     record = graph.artifacts.get(artifact_id)

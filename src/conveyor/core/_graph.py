@@ -27,7 +27,7 @@ class StepSpec:
     n_outputs: int | None = None  # a tuple of this many outputs; None: one value
 
     def __post_init__(self) -> None:
-        problems = []
+        problems: list[tuple[str, object]] = []
         if not isinstance(self.retries, int) or self.retries < 0:
             problems.append(("retries must be a whole number >= 0", self.retries))
         if self.timeout is not None and not self.timeout > 0:
@@ -101,7 +101,7 @@ class Node:
 
 @dataclass(frozen=True)
 class Graph:
-    """Steps by name, in the order they were defined. Validated: every reference resolves, no cycle."""
+    """Steps by name, in definition order; every reference resolves and there is no cycle."""
 
     nodes: Mapping[str, Node]
     name: str = "pipeline"
@@ -118,7 +118,8 @@ class Graph:
         producer = self.nodes.get(ref.step)
         if producer is None:
             raise PipelineDefinitionError(
-                f"step {node.name!r} takes the output of {ref.step!r}, which is not in the pipeline",
+                f"step {node.name!r} takes the output of {ref.step!r}, "
+                "which is not in the pipeline",
                 step=node.name,
                 missing=ref.step,
             )

@@ -6,6 +6,7 @@ whichever executor is used.
 
 from __future__ import annotations
 
+from conveyor.engine._api import run_pipeline as run_pipeline
 from conveyor.engine._crash import is_crashed as is_crashed
 from conveyor.engine._crash import reconcile as reconcile
 from conveyor.engine._fingerprint import fingerprint as fingerprint
@@ -19,8 +20,6 @@ from conveyor.engine._workspace import Workspace as Workspace
 from conveyor.engine.executors import Executor as Executor
 from conveyor.engine.executors import ProcessExecutor as ProcessExecutor
 from conveyor.engine.executors import ThreadExecutor as ThreadExecutor
-from conveyor.engine._api import run_pipeline as run_pipeline
-
 
 __all__ = [
     "Executor",

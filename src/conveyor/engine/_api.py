@@ -25,10 +25,9 @@ def run_pipeline(
     settings: Settings | None = None,
     source: str = "",
 ) -> Run:
-    """Run ``graph`` with the stores named by ``settings`` (default: environment + conveyor.toml)."""
+    """Run ``graph`` on the stores ``settings`` name (default: environment, conveyor.toml)."""
     settings = settings or load_settings(os.environ, Path.cwd())
     chosen = create_executor(executor, workers or settings.workers)
     with Workspace.open(settings) as workspace:
         runner = Runner(workspace, chosen, hooks=hooks, no_cache=no_cache)
         return runner.run(graph, params, targets=targets, source=source)
-

@@ -16,10 +16,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from conveyor.core import RunContext, activate
-from conveyor.store import ArtifactRecord
-
 from conveyor.engine import _capture
 from conveyor.engine._values import ValueStore, open_value_store
+from conveyor.store import ArtifactRecord
 
 
 @dataclass(frozen=True, slots=True)

@@ -70,9 +70,9 @@ def install() -> None:
         return
     with _install_lock:
         if not isinstance(sys.stdout, _RoutingStream):
-            sys.stdout = _RoutingStream(sys.stdout)  # type: ignore[assignment]
+            sys.stdout = _RoutingStream(sys.stdout)
         if not isinstance(sys.stderr, _RoutingStream):
-            sys.stderr = _RoutingStream(sys.stderr)  # type: ignore[assignment]
+            sys.stderr = _RoutingStream(sys.stderr)
         if not _installed:
             logging.getLogger().addHandler(_RoutingHandler())
             _installed = True

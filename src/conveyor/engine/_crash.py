@@ -12,9 +12,8 @@ import socket
 from collections.abc import Iterable
 from datetime import datetime
 
-from conveyor.store import MetadataStore, RunRecord
-
 from conveyor.engine._recorder import HEARTBEAT_SECONDS
+from conveyor.store import MetadataStore, RunRecord
 
 STALE_SECONDS = 12 * HEARTBEAT_SECONDS
 
@@ -34,8 +33,9 @@ def reconcile(store: MetadataStore, runs: Iterable[RunRecord], now: datetime) ->
     for run in runs:
         if is_crashed(run, now):
             store.finish_run(run.id, "crashed", now, "the process running it stopped unexpectedly")
-            run = store.get_run(run.id)
-        result.append(run)
+            result.append(store.get_run(run.id))
+        else:
+            result.append(run)
     return result
 
 

@@ -8,6 +8,7 @@ under the interpreter's prefix) is not followed: upgrading a library is not a co
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import sys
 import sysconfig
@@ -30,10 +31,8 @@ def fingerprint(fn: Callable[..., object]) -> str:
     digest = hashlib.sha256()
     _Walker(digest).function(fn, depth=0)
     result = digest.hexdigest()
-    try:
+    with contextlib.suppress(TypeError):  # not weak-referenceable (a builtin): don't cache
         _cache[fn] = result
-    except TypeError:  # not weak-referenceable (e.g. a builtin): just don't cache
-        pass
     return result
 
 

@@ -30,9 +30,8 @@ def explain_miss(current: Mapping[str, str], previous: Mapping[str, str] | None)
     if current.get(CODE) != previous.get(CODE):
         changes.append("code changed")
     if current.get(VERSION) != previous.get(VERSION):
-        changes.append(
-            f"version changed ({previous.get(VERSION) or 'none'} -> {current.get(VERSION) or 'none'})"
-        )
+        before, after = previous.get(VERSION) or "none", current.get(VERSION) or "none"
+        changes.append(f"version changed ({before} -> {after})")
     changes.extend(_named_changes(current, previous, PARAM, "parameter"))
     changes.extend(_named_changes(current, previous, INPUT, "input"))
     if current.get(MATERIALIZER) != previous.get(MATERIALIZER):
@@ -45,7 +44,9 @@ def explain_miss(current: Mapping[str, str], previous: Mapping[str, str] | None)
 def _named_changes(
     current: Mapping[str, str], previous: Mapping[str, str], prefix: str, label: str
 ) -> list[str]:
-    names = {k for k in current if k.startswith(prefix)} | {k for k in previous if k.startswith(prefix)}
+    names = {k for k in current if k.startswith(prefix)} | {
+        k for k in previous if k.startswith(prefix)
+    }
     changed = sorted(k[len(prefix) :] for k in names if current.get(k) != previous.get(k))
     if not changed:
         return []

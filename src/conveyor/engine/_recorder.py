@@ -7,6 +7,7 @@ sent from the same thread. ``close()`` drains the queue and re-raises a write fa
 
 from __future__ import annotations
 
+import functools
 import queue
 import threading
 from collections.abc import Callable
@@ -63,7 +64,7 @@ class Recorder:
                 self._write(batches)
             now = self._clock()
             if (now - last_beat).total_seconds() >= HEARTBEAT_SECONDS and self._error is None:
-                self._safely(lambda: self._store.heartbeat(self._run_id, now))
+                self._safely(functools.partial(self._store.heartbeat, self._run_id, now))
                 last_beat = now
             if stop:
                 return

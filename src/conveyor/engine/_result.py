@@ -6,9 +6,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
 from conveyor.core._errors import RunFailed
-from conveyor.store import ArtifactRecord, StepRunRecord
-
 from conveyor.engine._values import ValueStore
+from conveyor.store import ArtifactRecord, StepRunRecord
 
 
 @dataclass(frozen=True, slots=True)

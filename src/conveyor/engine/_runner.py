@@ -7,6 +7,7 @@ The loop runs on the caller's thread; attempts run on the executor. Key computat
 
 from __future__ import annotations
 
+import functools
 import heapq
 import os
 import queue
@@ -33,8 +34,6 @@ from conveyor.core import (
     new_id,
 )
 from conveyor.data import MATERIALIZER_VERSION, materialize
-from conveyor.store import ArtifactLink, ArtifactRecord, RunRecord, StepRunRecord
-
 from conveyor.engine import _keys
 from conveyor.engine._attempt import ArgValue, GatherInput, Loaded, Outcome, Stored, Task
 from conveyor.engine._fingerprint import fingerprint
@@ -43,6 +42,7 @@ from conveyor.engine._recorder import Recorder
 from conveyor.engine._result import Run, StepResult
 from conveyor.engine._workspace import Workspace
 from conveyor.engine.executors import Executor
+from conveyor.store import ArtifactLink, ArtifactRecord, RunRecord, StepRunRecord
 
 
 @dataclass
@@ -135,7 +135,7 @@ class Runner:
             params=dict(params),
             records={name: self._outputs.get(name, ()) for name in order},
             n_outputs={name: selected.nodes[name].spec.n_outputs for name in order},
-            kept={k: v for k, v in self._values.items()},
+            kept=dict(self._values),
             values=self._ws.values,
         )
 
@@ -241,18 +241,22 @@ class Runner:
         future = self._executor.submit(task)
         pending.future = future
         self._running[node.name] = pending
-        future.add_done_callback(lambda f, n=node.name: self._done.put((n, f)))
+        future.add_done_callback(functools.partial(self._on_done, node.name))
+
+    def _on_done(self, name: str, future: Future[Outcome]) -> None:
+        self._done.put((name, future))
 
     def _arg(self, value: object) -> ArgValue:
         if isinstance(value, Literal):
             return Loaded(value.value)
         if isinstance(value, OutputRef):
             return self._from_output(value)
-        assert isinstance(value, Gather)  # noqa: S101 - the Input union has three members
+        if not isinstance(value, Gather):
+            raise TypeError(f"unexpected step input {value!r}")
         items = tuple(
             Loaded(i.value) if isinstance(i, Literal) else self._from_output(i) for i in value.items
         )
-        return GatherInput(items, value.as_tuple)  # type: ignore[arg-type]
+        return GatherInput(items, value.as_tuple)
 
     def _from_output(self, ref: OutputRef) -> Stored | Loaded:
         records = self._outputs[ref.step]
@@ -270,7 +274,9 @@ class Runner:
 
     # -- keys ------------------------------------------------------------------------------
 
-    def _input_links(self, node: Node) -> tuple[tuple[ArtifactLink, ...], tuple[ArtifactRecord, ...]]:
+    def _input_links(
+        self, node: Node
+    ) -> tuple[tuple[ArtifactLink, ...], tuple[ArtifactRecord, ...]]:
         links: list[ArtifactLink] = []
         records: list[ArtifactRecord] = []
         named = [(f"arg{i}", v) for i, v in enumerate(node.args)] + list(node.kwargs)
@@ -319,12 +325,11 @@ class Runner:
         name = pending.node.name
         outputs = outcome.outputs
         self._outputs[name] = outputs
-        if outcome.values is not None and self._waiting[name]:
-            for record, value in zip(outputs, outcome.values, strict=True):
-                self._values[record.id] = value
-        elif outcome.values is not None and not self._consumers[name]:
-            for record, value in zip(outputs, outcome.values, strict=True):
-                self._values[record.id] = value  # a final output: kept for Run.outputs
+        # keep values in memory while a consumer still needs them, and a final step's for
+        # Run.outputs; everything else is loaded from the stores on demand
+        if outcome.values is not None and (self._waiting[name] or not self._consumers[name]):
+            for artifact, value in zip(outputs, outcome.values, strict=True):
+                self._values[artifact.id] = value
         record = self._step_record(pending, "succeeded", outcome)
         self._recorder.record(record, outputs)
         self._finish(name, record, ready)
@@ -428,7 +433,9 @@ class Runner:
         outputs = outcome.outputs if outcome is not None and outcome.ok else ()
         errors = pending.errors
         if len(errors) > 1:
-            error = f"{errors[-1]} (after {len(errors)} attempts; earlier: {'; '.join(errors[:-1])})"
+            error = (
+                f"{errors[-1]} (after {len(errors)} attempts; earlier: {'; '.join(errors[:-1])})"
+            )
         return StepRunRecord(
             id=new_id("step"),
             run_id=self._run_id,
@@ -452,8 +459,10 @@ class Runner:
             logs=outcome.logs if outcome else "",
             inputs=pending.inputs,
             outputs=tuple(
-                ArtifactLink("out" if len(outputs) == 1 and pending.node.spec.n_outputs is None
-                             else str(i), r.id)
+                ArtifactLink(
+                    "out" if len(outputs) == 1 and pending.node.spec.n_outputs is None else str(i),
+                    r.id,
+                )
                 for i, r in enumerate(outputs)
             ),
         )

@@ -5,9 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from conveyor.core import Settings
-from conveyor.store import MetadataStore, open_artifact_store, open_metadata_store
-
 from conveyor.engine._values import ValueStore
+from conveyor.store import MetadataStore, open_artifact_store, open_metadata_store
 
 
 @dataclass(frozen=True)

@@ -56,12 +56,16 @@ class InlineExecutor:
 def settings_for(folder: Path) -> Settings:
     """Settings that keep the database and artifacts under ``folder`` (SQLite, local files)."""
     home = Path(folder).resolve()
-    return Settings(home=home, db_url=f"sqlite:///{home / 'conveyor.db'}",
-                    artifacts=str(home / "artifacts"))
+    return Settings(
+        home=home, db_url=f"sqlite:///{home / 'conveyor.db'}", artifacts=str(home / "artifacts")
+    )
 
 
 def memory_workspace(inline_limit: int = 64 * 1024) -> Workspace:
     """A workspace whose stores live in memory (nothing touches the disk)."""
-    settings = Settings(home=Path("."), db_url="memory://", artifacts="memory://",
-                        inline_limit=inline_limit)
-    return Workspace(settings, MemoryMetadataStore(), ValueStore(MemoryArtifactStore(), inline_limit))
+    settings = Settings(
+        home=Path("."), db_url="memory://", artifacts="memory://", inline_limit=inline_limit
+    )
+    return Workspace(
+        settings, MemoryMetadataStore(), ValueStore(MemoryArtifactStore(), inline_limit)
+    )

@@ -28,11 +28,25 @@ def pipe(
 
 def test_cli_text_is_converted_to_the_annotated_types() -> None:
     converted = pipe.convert(
-        {"n_estimators": "50", "rate": "1e-3", "name": "x", "verbose": "yes", "path": "a/b",
-         "layers": "[1, 2]", "anything": "{\"k\": 1}"}
+        {
+            "n_estimators": "50",
+            "rate": "1e-3",
+            "name": "x",
+            "verbose": "yes",
+            "path": "a/b",
+            "layers": "[1, 2]",
+            "anything": '{"k": 1}',
+        }
     )
-    assert converted == {"n_estimators": 50, "rate": 0.001, "name": "x", "verbose": True,
-                         "path": Path("a/b"), "layers": [1, 2], "anything": {"k": 1}}
+    assert converted == {
+        "n_estimators": 50,
+        "rate": 0.001,
+        "name": "x",
+        "verbose": True,
+        "path": Path("a/b"),
+        "layers": [1, 2],
+        "anything": {"k": 1},
+    }
     assert pipe.convert({"layers": "none"}) == {"layers": None}
 
 
@@ -44,7 +58,7 @@ def test_text_that_does_not_fit_names_the_parameter_and_type() -> None:
 
 
 def test_unknown_parameters_are_listed_with_the_known_ones() -> None:
-    with pytest.raises(UnknownParameterError, match="no parameter 'n_trees'.*n_estimators"):
+    with pytest.raises(UnknownParameterError, match=r"no parameter 'n_trees'.*n_estimators"):
         pipe.params({"n_trees": 3})
 
 

@@ -52,7 +52,10 @@ def test_calling_steps_in_a_pipeline_builds_the_graph_without_running() -> None:
     node = graph.nodes["combine"]
     assert node.args == ()
     assert node.kwargs == (
-        ("a", OutputRef("split", 0)), ("b", OutputRef("split", 1)), ("factor", Literal(3)))
+        ("a", OutputRef("split", 0)),
+        ("b", OutputRef("split", 1)),
+        ("factor", Literal(3)),
+    )
     assert graph.nodes["load"].kwargs == (("path", Literal("data.csv")),)
 
 
@@ -90,7 +93,7 @@ def test_a_missing_input_is_named() -> None:
 def test_unpacking_a_single_output_explains_how_to_declare_several() -> None:
     @cv.pipeline
     def broken() -> None:
-        a, b = load("x")  # type: ignore[misc]
+        _a, _b = load("x")  # type: ignore[misc]
 
     with pytest.raises(PipelineDefinitionError, match=r"annotate its return type as tuple"):
         broken.build()

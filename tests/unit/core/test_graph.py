@@ -36,7 +36,9 @@ def test_an_output_index_beyond_the_declared_outputs_is_rejected() -> None:
 
 
 def test_select_keeps_only_what_the_targets_need() -> None:
-    graph = Graph({"a": _node("a"), "b": _node("b", "a"), "c": _node("c", "a"), "d": _node("d", "b")})
+    graph = Graph(
+        {"a": _node("a"), "b": _node("b", "a"), "c": _node("c", "a"), "d": _node("d", "b")}
+    )
     assert graph.select(["b"]).topological_order() == ("a", "b")
     with pytest.raises(PipelineDefinitionError, match="target 'zzz' is not a step"):
         graph.select(["zzz"])

@@ -46,7 +46,9 @@ def step(x):
         (BASE.replace("def step(x):", "def unrelated():\n    return 5\ndef step(x):"), True),
     ],
 )
-def test_fingerprint_follows_code_and_user_helpers(tmp_path: Path, changed: str, same: bool) -> None:
+def test_fingerprint_follows_code_and_user_helpers(
+    tmp_path: Path, changed: str, same: bool
+) -> None:
     assert (_fp(tmp_path, BASE) == _fp(tmp_path, changed)) is same
 
 

@@ -2,8 +2,14 @@ from __future__ import annotations
 
 from conveyor.engine._keys import explain_miss, key_of
 
-BASE = {"code": "c1", "version": "", "materializer": "1", "outputs": "None",
-        "param:n": "h1", "input:df": "sha256:aa"}
+BASE = {
+    "code": "c1",
+    "version": "",
+    "materializer": "1",
+    "outputs": "None",
+    "param:n": "h1",
+    "input:df": "sha256:aa",
+}
 
 
 def test_the_key_does_not_depend_on_part_order() -> None:

@@ -20,7 +20,7 @@ def ingest() -> pd.DataFrame:
     """Load the measurements and the cultivar of each wine."""
     from sklearn.datasets import load_wine
 
-    frame = load_wine(as_frame=True).frame.rename(columns={"target": LABEL})
+    frame: pd.DataFrame = load_wine(as_frame=True).frame.rename(columns={"target": LABEL})
     print(f"loaded {len(frame)} wines with {frame.shape[1] - 1} measurements")
     return frame
 

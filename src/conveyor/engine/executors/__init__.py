@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import Future
-from typing import Protocol
+from typing import Protocol, cast
 
 from conveyor.core._errors import ConfigurationError
 from conveyor.engine._attempt import Outcome, Task
@@ -22,7 +23,10 @@ class Executor(Protocol):
     def shutdown(self) -> None: ...
 
 
-EXECUTORS = {"threads": ThreadExecutor, "processes": ProcessExecutor}
+EXECUTORS: dict[str, Callable[[int | None], Executor]] = {
+    "threads": ThreadExecutor,
+    "processes": ProcessExecutor,
+}
 
 
 def create_executor(kind: str | object | None, workers: int | None) -> Executor:
@@ -30,14 +34,14 @@ def create_executor(kind: str | object | None, workers: int | None) -> Executor:
         kind = "threads"
     if isinstance(kind, str):
         try:
-            return EXECUTORS[kind](workers)  # type: ignore[no-any-return]
+            return EXECUTORS[kind](workers)
         except KeyError:
             raise ConfigurationError(
                 f"unknown executor {kind!r}; choose one of: {', '.join(EXECUTORS)}",
                 executor=kind,
             ) from None
     if all(hasattr(kind, m) for m in ("submit", "shutdown", "bind")):
-        return kind  # type: ignore[return-value]
+        return cast(Executor, kind)
     raise ConfigurationError(
         f"executor must be a name or an object with submit/bind/shutdown, got {type(kind).__name__}"
     )
