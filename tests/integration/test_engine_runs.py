@@ -336,11 +336,18 @@ def test_hooks_see_every_step_and_the_end(ws: Workspace) -> None:
     ]
 
 
-def test_the_inline_executor_runs_steps_in_order(ws: Workspace) -> None:
+def test_the_inline_executor_runs_parallel_branches_in_order(ws: Workspace) -> None:
+    @cv.pipeline
+    def branches() -> None:
+        data = source(3)
+        total(double(data))
+        double(data)
+
     executor = InlineExecutor()
-    values = small.params({})
-    result = Runner(ws, executor).run(small.build(**values), values)
-    assert result.status == "succeeded" and executor.submitted == ["source", "double", "total"]
+    result = Runner(ws, executor).run(branches.build(), {})
+    assert result.status == "succeeded"
+    # the source is alone and runs on the runner's thread; the branches go to the executor
+    assert executor.submitted == ["double", "double_2", "total"]
 
 
 def test_a_wrong_number_of_outputs_fails_the_step(ws: Workspace) -> None:

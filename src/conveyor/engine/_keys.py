@@ -6,9 +6,10 @@ hashes and the materializer version. The parts are kept so a miss can say what c
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 
-from conveyor.core import hash_parts
+from conveyor.core import canonical_json
 
 CODE, VERSION, MATERIALIZER, OUTPUTS = "code", "version", "materializer", "outputs"
 PARAM, INPUT = "param:", "input:"
@@ -16,10 +17,7 @@ PARAM, INPUT = "param:", "input:"
 
 def key_of(parts: Mapping[str, str]) -> str:
     """The cache key for a set of named parts (order of the mapping does not matter)."""
-    flat: list[str] = []
-    for name in sorted(parts):
-        flat.extend((name, parts[name]))
-    return hash_parts(flat)
+    return hashlib.sha256(canonical_json(parts).encode("utf-8")).hexdigest()
 
 
 def explain_miss(current: Mapping[str, str], previous: Mapping[str, str] | None) -> str:

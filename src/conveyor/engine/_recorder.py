@@ -10,12 +10,16 @@ from __future__ import annotations
 import functools
 import queue
 import threading
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
 from conveyor.store import ArtifactRecord, MetadataStore, StepRunRecord, WriteBatch
 
 HEARTBEAT_SECONDS = 5.0
+# After the first queued write, wait this long for more, so one transaction carries many steps.
+# A crash loses at most this window of records; those steps simply run again on resume.
+LINGER_SECONDS = 0.05
 
 _STOP = object()
 
@@ -53,7 +57,16 @@ class Recorder:
             except queue.Empty:
                 first = None
             items = [] if first is None else [first]
-            while True:  # drain: one transaction for everything that is waiting
+            deadline = time.monotonic() + LINGER_SECONDS
+            while first is not None and first is not _STOP and items[-1] is not _STOP:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                try:
+                    items.append(self._queue.get(timeout=remaining))
+                except queue.Empty:
+                    break
+            while True:  # and whatever else is already waiting
                 try:
                     items.append(self._queue.get_nowait())
                 except queue.Empty:

@@ -35,7 +35,16 @@ from conveyor.core import (
 )
 from conveyor.data import MATERIALIZER_VERSION, materialize
 from conveyor.engine import _keys
-from conveyor.engine._attempt import ArgValue, GatherInput, Loaded, Outcome, Stored, Task
+from conveyor.engine._attempt import (
+    ArgValue,
+    GatherInput,
+    Loaded,
+    Outcome,
+    Stored,
+    Task,
+    execute,
+)
+from conveyor.engine._caching import Cache
 from conveyor.engine._fingerprint import fingerprint
 from conveyor.engine._hooks import Hooks
 from conveyor.engine._recorder import Recorder
@@ -86,6 +95,7 @@ class Runner:
         order = selected.topological_order()
         self._run_id = new_id("run")
         started = time.perf_counter()
+        self._cache = Cache(self._ws.metadata, self._ws.values, graph.name)
         self._ws.metadata.create_run(
             RunRecord(
                 id=self._run_id,
@@ -195,7 +205,13 @@ class Runner:
         if reason is None:
             return
         pending = _Pending(node, key, parts, reason, inputs, input_records, _now())
-        self._submit(pending)
+        # Alone (nothing else ready, running or waiting to retry) and without a timeout, a step
+        # may run on this thread: nothing else can start before it ends, and two thread
+        # switches per step are most of the engine's cost on a chain of quick steps.
+        alone = not ready and not self._running and not self._retries
+        self._submit(
+            pending, inline=alone and self._executor.in_process and node.spec.timeout is None
+        )
 
     def _check_cache(
         self,
@@ -210,18 +226,13 @@ class Runner:
             return "caching disabled for this run (--no-cache)"
         if not node.spec.cache:
             return "caching is off for this step (cache=False)"
-        metadata = self._ws.metadata
-        hit = metadata.find_cached(key)
+        hit = self._cache.lookup(key)
         if hit is not None:
-            records = tuple(metadata.get_artifact(link.artifact_id) for link in hit.outputs)
-            if all(self._ws.values.is_available(r) for r in records):
-                self._cached(node, key, parts, inputs, hit, records, ready)
-                return None
-            return "cached outputs are missing from the artifact store"
-        previous = metadata.last_step_run(self._graph.name, node.name)
-        return _keys.explain_miss(parts, previous.key_parts if previous else None)
+            self._cached(node, key, parts, inputs, hit.step_run, hit.outputs, ready)
+            return None
+        return self._cache.explain_miss(node.name, parts, key)
 
-    def _submit(self, pending: _Pending) -> None:
+    def _submit(self, pending: _Pending, inline: bool = False) -> None:
         node = pending.node
         spec = node.spec
         task = Task(
@@ -238,7 +249,11 @@ class Runner:
         self._hooks.emit(StepStarted(self._run_id, node.name, pending.attempt))
         if spec.timeout is not None:
             pending.deadline = time.monotonic() + spec.timeout
-        future = self._executor.submit(task)
+        if inline:
+            future: Future[Outcome] = Future()
+            future.set_result(execute(task, self._ws.values))
+        else:
+            future = self._executor.submit(task)
         pending.future = future
         self._running[node.name] = pending
         future.add_done_callback(functools.partial(self._on_done, node.name))
@@ -353,8 +368,7 @@ class Runner:
             status="cached",
             started_at=now,
             finished_at=now,
-            cache_key=key,
-            key_parts=parts,
+            cache_key=key,  # key_parts stay with the step run that executed (cached_from)
             cached_from=hit.cached_from or hit.id,
             rows_out=_sum_rows(records),
             bytes_out=sum(r.size for r in records),

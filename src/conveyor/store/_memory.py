@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from datetime import datetime
 from typing import Any, cast
 
@@ -169,6 +169,11 @@ class MemoryMetadataStore:
             found = _resolve("artifact", artifact_id, self._artifacts, ArtifactNotFound)
             artifact = self._artifacts[found]
         return dataclasses.replace(artifact, meta=_copy_json(artifact.meta))
+
+    def get_artifacts(self, artifact_ids: Collection[str]) -> dict[str, ArtifactRecord]:
+        with self._lock:
+            found = {i: self._artifacts[i] for i in set(artifact_ids) if i in self._artifacts}
+        return {i: dataclasses.replace(a, meta=_copy_json(a.meta)) for i, a in found.items()}
 
     def producers(self, artifact_id: str) -> list[StepRunRecord]:
         with self._lock:

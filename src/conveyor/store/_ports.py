@@ -5,6 +5,7 @@ No adapter code here, and nothing that imports SQLAlchemy or fsspec.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 from typing import Protocol
 
@@ -73,6 +74,10 @@ class MetadataStore(Protocol):
 
     def get_artifact(self, artifact_id: str) -> ArtifactRecord:
         """The artifact, or ArtifactNotFound. A unique prefix of an id is accepted."""
+        ...
+
+    def get_artifacts(self, artifact_ids: Collection[str]) -> dict[str, ArtifactRecord]:
+        """The artifacts with these exact ids; ids not in the store are left out."""
         ...
 
     def producers(self, artifact_id: str) -> list[StepRunRecord]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -67,6 +67,9 @@ _LINK_ORDER = [
 _PREFIX_CANDIDATES = _checks.AMBIGUOUS_SHOWN + 1  # enough to tell that there are more
 # The dialects conveyor supports, with their INSERT … ON CONFLICT DO NOTHING.
 _INSERT_IF_ABSENT = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
+
+
+_IN_CHUNK = 500  # ids per IN (...) list: well under every backend's parameter limit
 
 
 class SqlMetadataStore:
@@ -283,6 +286,24 @@ class SqlMetadataStore:
             return ArtifactRecord(*row)
 
         return self._run(action, "read an artifact")
+
+    def get_artifacts(self, artifact_ids: Collection[str]) -> dict[str, ArtifactRecord]:
+        wanted = sorted(set(artifact_ids))
+
+        def action() -> dict[str, ArtifactRecord]:
+            found: dict[str, ArtifactRecord] = {}
+            with self._reader.connect() as connection:
+                for start in range(0, len(wanted), _IN_CHUNK):
+                    chunk = wanted[start : start + _IN_CHUNK]
+                    rows = connection.execute(
+                        select(*_rows.ARTIFACT_COLUMNS).where(artifacts.c.id.in_(chunk))
+                    )
+                    for row in rows:
+                        record = ArtifactRecord(*row)
+                        found[record.id] = record
+            return found
+
+        return self._run(action, "read artifacts") if wanted else {}
 
     def producers(self, artifact_id: str) -> list[StepRunRecord]:
         return self._step_runs(
