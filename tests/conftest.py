@@ -47,3 +47,19 @@ def postgres_url(postgres_server: PostgresServer) -> Iterator[str]:
 
 
 # --- end PostgreSQL ----------------------------------------------------------------------------
+
+
+# -- CI: a skipped test is a failure ---------------------------------------------------------
+# Locally a test that needs a missing component may skip with its reason; in CI every component
+# is installed by the test script, so a skip there means something silently did not run.
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if os.environ.get("CI") != "true":
+        return
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    skipped = reporter.stats.get("skipped", []) if reporter is not None else []
+    if skipped:
+        for report in skipped:
+            reporter.write_line(f"CI: skipped test counts as a failure: {report.nodeid}")
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
