@@ -28,6 +28,17 @@ def _loaded_after(code: str) -> set[str]:
 
 def test_import_conveyor_pulls_no_heavy_dependencies() -> None:
     assert not _loaded_after("import conveyor") & HEAVY
+    assert not _loaded_after("import conveyor as cv\ncv.step, cv.pipeline, cv.Run") & HEAVY
+
+
+def test_the_cli_starts_without_importing_the_engine() -> None:
+    out = subprocess.run(
+        [sys.executable, "-c", "import sys, conveyor.cli; print('conveyor.engine' in sys.modules)"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert out.stdout.strip() == "False"
 
 
 def test_the_cli_help_pulls_no_heavy_dependencies() -> None:

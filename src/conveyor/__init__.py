@@ -1,26 +1,61 @@
 """conveyor: an assembly line for machine learning.
 
 ``import conveyor as cv``: ``@cv.step`` and ``@cv.pipeline`` define pipelines; ``pipe.run()``
-executes them with caching, lineage and tracking. This facade stays light: heavy libraries are
-imported only when a feature needs them.
+executes them with caching, lineage and tracking. Names are imported on first use, so
+``import conveyor`` (and the CLI's start-up) costs next to nothing.
 """
 
 from __future__ import annotations
 
-from conveyor import errors as errors
-from conveyor.authoring import Handle as Handle
-from conveyor.authoring import Pipeline as Pipeline
-from conveyor.authoring import Step as Step
-from conveyor.authoring import pipeline as pipeline
-from conveyor.authoring import step as step
-from conveyor.core import RunContext as RunContext
-from conveyor.core import Settings as Settings
-from conveyor.core import current_run as current_run
-from conveyor.core import load_settings as load_settings
-from conveyor.engine import Run as Run
-from conveyor.engine import StepResult as StepResult
+import importlib as _importlib
+from typing import TYPE_CHECKING as _TYPE_CHECKING
+
+if _TYPE_CHECKING:
+    from conveyor import errors as errors
+    from conveyor.authoring import Handle as Handle
+    from conveyor.authoring import Pipeline as Pipeline
+    from conveyor.authoring import Step as Step
+    from conveyor.authoring import pipeline as pipeline
+    from conveyor.authoring import step as step
+    from conveyor.core import RunContext as RunContext
+    from conveyor.core import Settings as Settings
+    from conveyor.core import current_run as current_run
+    from conveyor.core import load_settings as load_settings
+    from conveyor.engine import Run as Run
+    from conveyor.engine import StepResult as StepResult
 
 __version__ = "0.1.0"
+
+_WHERE = {
+    "Handle": "conveyor.authoring",
+    "Pipeline": "conveyor.authoring",
+    "Step": "conveyor.authoring",
+    "pipeline": "conveyor.authoring",
+    "step": "conveyor.authoring",
+    "RunContext": "conveyor.core",
+    "Settings": "conveyor.core",
+    "current_run": "conveyor.core",
+    "load_settings": "conveyor.core",
+    "Run": "conveyor.engine",
+    "StepResult": "conveyor.engine",
+}
+
+
+def __getattr__(name: str) -> object:
+    if name == "errors":
+        return _importlib.import_module("conveyor.errors")
+    try:
+        module = _importlib.import_module(_WHERE[name])
+    except KeyError:
+        raise AttributeError(f"module 'conveyor' has no attribute {name!r}") from None
+    value = getattr(module, name)
+    globals()[name] = value  # later look-ups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
 
 __all__ = [
     "Handle",

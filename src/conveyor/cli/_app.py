@@ -8,11 +8,11 @@ from pathlib import Path
 
 import click
 
-from conveyor.core._errors import ConveyorError, RunFailed
-
 
 class _Group(click.Group):
     def invoke(self, ctx: click.Context) -> object:
+        from conveyor.core._errors import ConveyorError, RunFailed  # not needed for --help
+
         try:
             return super().invoke(ctx)
         except RunFailed as exc:
