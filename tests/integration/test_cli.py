@@ -154,3 +154,13 @@ def test_the_process_executor_gives_the_same_results(cli: CliRunner) -> None:
     assert result.exit_code == 0, result.output
     again = invoke(cli, "run", str(PIPELINES / "basic.py"), "-p", "n=5")
     assert "report: cached" in again.output  # same keys whichever executor ran the steps
+
+
+def test_lineage_keeps_a_step_that_passes_its_input_through(cli: CliRunner) -> None:
+    result = invoke(cli, "run", str(PIPELINES / "passthrough.py"))
+    lines = [
+        line.strip("│├└─ ")
+        for line in invoke(cli, "lineage", run_id_of(result)).output.splitlines()
+    ]
+    steps = [line.split()[1] for line in lines if line.startswith("step ")]
+    assert steps == ["summarize", "validate", "ingest"]  # validate's output is ingest's bytes

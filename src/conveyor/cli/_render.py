@@ -162,7 +162,7 @@ def _add_step(parent: Tree, graph: Lineage, step: StepRunRecord, shown: set[str]
         node.add(f"[dim]→ {link.name}: {link.artifact_id[:19]}… {kind}[/]")
     produced = {a for s in graph.steps.values() for a in (x.artifact_id for x in s.outputs)}
     for link in step.inputs:
-        _add_artifact(node, graph, link.artifact_id, shown, produced, name=link.name)
+        _add_artifact(node, graph, link.artifact_id, shown, produced, name=link.name, consumer=step)
 
 
 def _add_artifact(
@@ -172,12 +172,13 @@ def _add_artifact(
     shown: set[str],
     produced: set[str],
     name: str = "",
+    consumer: StepRunRecord | None = None,
 ) -> None:
     record = graph.artifacts.get(artifact_id)
     kind = f" {record.type_name}, {_bytes(record.size)}" if record else ""
     rows = f", {record.rows} rows" if record and record.rows is not None else ""
     prefix = f"{name} ← " if name else ""
     node = parent.add(f"{prefix}artifact {artifact_id[:19]}…{kind}{rows}")
-    producer = graph.producer_of(artifact_id)
+    producer = graph.producer_of(artifact_id, consumer)
     if producer is not None:
         _add_step(node, graph, producer, shown)

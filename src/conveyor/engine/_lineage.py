@@ -26,11 +26,24 @@ class Lineage:
     def outputs_of(self, step_run_id: str) -> list[tuple[str, str]]:
         return [(link.name, link.artifact_id) for link in self.steps[step_run_id].outputs]
 
-    def producer_of(self, artifact_id: str) -> StepRunRecord | None:
-        for step in self.steps.values():
-            if any(link.artifact_id == artifact_id for link in step.outputs):
-                return step
-        return None
+    def producer_of(
+        self, artifact_id: str, consumer: StepRunRecord | None = None
+    ) -> StepRunRecord | None:
+        """The step run that produced the artifact a consumer read. Equal bytes share one
+        artifact, so a step that passes its input through "produces" it again: the producer is
+        the last one to finish before the consumer started, never the consumer itself."""
+        candidates = [
+            (step.finished_at, order, step)
+            for order, step in enumerate(self.steps.values())
+            if step is not consumer
+            and any(link.artifact_id == artifact_id for link in step.outputs)
+            and (
+                consumer is None
+                or step.finished_at <= consumer.started_at
+                or step.run_id != consumer.run_id
+            )
+        ]
+        return max(candidates, key=lambda c: c[:2])[2] if candidates else None
 
 
 def lineage(store: MetadataStore, ref: str) -> Lineage:
