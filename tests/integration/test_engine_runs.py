@@ -6,6 +6,7 @@ import logging
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -13,7 +14,7 @@ import pytest
 import conveyor as cv
 from conveyor.core import RunFinished, StepFinished
 from conveyor.engine import Run, Runner, ThreadExecutor, Workspace
-from conveyor.testing import InlineExecutor, memory_workspace
+from conveyor.testing import InlineExecutor, memory_workspace, settings_for
 
 
 @pytest.fixture
@@ -361,3 +362,16 @@ def test_a_wrong_number_of_outputs_fails_the_step(ws: Workspace) -> None:
 
     result = run(lies, ws)
     assert "declares 2 outputs" in (result.step("liar").error or "")
+
+
+def test_a_cache_hit_whose_artifact_was_deleted_runs_again(tmp_path: Path) -> None:
+    settings = settings_for(tmp_path).with_changes(inline_limit=8)  # lists go to files
+    with Workspace.open(settings) as workspace:
+        run(small, workspace, n=50)
+        for blob in (tmp_path / "artifacts").rglob("*"):
+            if blob.is_file():
+                blob.unlink()
+        again = run(small, workspace, n=50)
+    assert again.status == "succeeded"
+    assert again.step("source").reason == "cached outputs are missing from the artifact store"
+    assert again.outputs["total"] == 2 * sum(range(50))

@@ -24,14 +24,10 @@ def load_pipeline(ref: str) -> tuple[Pipeline, Path]:
     if not path.is_file():
         raise PipelineNotFound(f"no such file: {path}", file=str(path))
     module = _import_file(path.resolve())
-    found = {
-        value.name if isinstance(value, Pipeline) else attr: value
-        for attr, value in vars(module).items()
-        if isinstance(value, Pipeline)
-    }
     by_attr = {attr: v for attr, v in vars(module).items() if isinstance(v, Pipeline)}
     if name is not None:
-        chosen = by_attr.get(name) or found.get(name)
+        by_name = {p.name: p for p in by_attr.values()}  # @pipeline(name=...) may differ
+        chosen = by_attr.get(name) or by_name.get(name)
         if chosen is None:
             listed = ", ".join(sorted(by_attr)) or "none"
             raise PipelineNotFound(

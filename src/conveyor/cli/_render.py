@@ -128,14 +128,13 @@ def _n(value: int | None) -> str:
 def lineage_tree(graph: Lineage) -> None:
     title = f"run {graph.root}" if graph.run else f"artifact {graph.root}"
     tree = Tree(f"[bold]{title}[/]")
-    produced = {link.artifact_id for s in graph.steps.values() for link in s.outputs}
     shown: set[str] = set()
     if graph.run is not None:
         sinks = [s for s in graph.steps.values() if s.run_id == graph.run.id and _is_sink(graph, s)]
         for step in sinks:
             _add_step(tree, graph, step, shown)
     else:
-        _add_artifact(tree, graph, graph.root, shown, produced)
+        _add_artifact(tree, graph, graph.root, shown)
     _console.print(tree)
 
 
@@ -160,9 +159,8 @@ def _add_step(parent: Tree, graph: Lineage, step: StepRunRecord, shown: set[str]
         record = graph.artifacts.get(link.artifact_id)
         kind = f"{record.type_name}, {_bytes(record.size)}" if record else ""
         node.add(f"[dim]→ {link.name}: {link.artifact_id[:19]}… {kind}[/]")
-    produced = {a for s in graph.steps.values() for a in (x.artifact_id for x in s.outputs)}
     for link in step.inputs:
-        _add_artifact(node, graph, link.artifact_id, shown, produced, name=link.name, consumer=step)
+        _add_artifact(node, graph, link.artifact_id, shown, name=link.name, consumer=step)
 
 
 def _add_artifact(
@@ -170,7 +168,6 @@ def _add_artifact(
     graph: Lineage,
     artifact_id: str,
     shown: set[str],
-    produced: set[str],
     name: str = "",
     consumer: StepRunRecord | None = None,
 ) -> None:

@@ -90,10 +90,14 @@ class Node:
     def name(self) -> str:
         return self.spec.name
 
+    def named_inputs(self) -> Iterable[tuple[str, Input]]:
+        """Each input with its name: the parameter name, or ``arg<i>`` for a positional one."""
+        for i, value in enumerate(self.args):
+            yield f"arg{i}", value
+        yield from self.kwargs
+
     def inputs(self) -> Iterable[Input]:
-        yield from self.args
-        for _, value in self.kwargs:
-            yield value
+        return (value for _, value in self.named_inputs())
 
     def upstream(self) -> frozenset[str]:
         return frozenset(ref.step for i in self.inputs() for ref in refs_of(i))

@@ -47,11 +47,18 @@ class Cache:
         ids = {link.artifact_id for s in self._by_key.values() for link in s.outputs}
         self._artifacts.update(self._metadata.get_artifacts(ids))
 
-    def lookup(self, key: str) -> Hit | None:
-        """A verified hit: the step run with this key and its outputs, all still readable."""
+    def check(self, step: str, key: str, parts: Mapping[str, str]) -> Hit | str:
+        """A verified hit (the step run with this key, its outputs all still readable), or why
+        ``step`` must execute: what changed since it last ran."""
         step_run = self._by_key.get(key) or self._metadata.find_cached(key)
         if step_run is None:
-            return None
+            previous = self._last_by_step.get(step) or self._metadata.last_step_run(
+                self._pipeline, step
+            )
+            return _keys.explain_miss(parts, previous.key_parts if previous else None)
+        return self._verified(step_run) or "cached outputs are missing from the artifact store"
+
+    def _verified(self, step_run: StepRunRecord) -> Hit | None:
         missing = [
             link.artifact_id for link in step_run.outputs if link.artifact_id not in self._artifacts
         ]
@@ -64,12 +71,3 @@ class Cache:
         if not all(self._values.is_available(record) for record in outputs):
             return None
         return Hit(step_run, outputs)
-
-    def explain_miss(self, step: str, parts: Mapping[str, str], key: str) -> str:
-        """Why ``step`` must execute, comparing its key with the last time it ran."""
-        if self._by_key.get(key) is not None or self._metadata.find_cached(key) is not None:
-            return "cached outputs are missing from the artifact store"
-        previous = self._last_by_step.get(step) or self._metadata.last_step_run(
-            self._pipeline, step
-        )
-        return _keys.explain_miss(parts, previous.key_parts if previous else None)

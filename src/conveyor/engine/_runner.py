@@ -226,11 +226,11 @@ class Runner:
             return "caching disabled for this run (--no-cache)"
         if not node.spec.cache:
             return "caching is off for this step (cache=False)"
-        hit = self._cache.lookup(key)
-        if hit is not None:
-            self._cached(node, key, parts, inputs, hit.step_run, hit.outputs, ready)
-            return None
-        return self._cache.explain_miss(node.name, parts, key)
+        found = self._cache.check(node.name, key, parts)
+        if isinstance(found, str):
+            return found
+        self._cached(node, key, parts, inputs, found.step_run, found.outputs, ready)
+        return None
 
     def _submit(self, pending: _Pending, inline: bool = False) -> None:
         node = pending.node
@@ -269,17 +269,19 @@ class Runner:
         if not isinstance(value, Gather):
             raise TypeError(f"unexpected step input {value!r}")
         items = tuple(
-            Loaded(i.value) if isinstance(i, Literal) else self._from_output(i) for i in value.items
+            Loaded(i.value) if isinstance(i, Literal) else self._value_or_record(self._one(i))
+            for i in value.items
         )
         return GatherInput(items, value.as_tuple)
 
-    def _from_output(self, ref: OutputRef) -> Stored | Loaded:
+    def _one(self, ref: OutputRef) -> ArtifactRecord:
+        return self._outputs[ref.step][ref.index or 0]
+
+    def _from_output(self, ref: OutputRef) -> Stored | Loaded | GatherInput:
         records = self._outputs[ref.step]
         if ref.index is None and self._graph.nodes[ref.step].spec.n_outputs is not None:
-            values = [self._value_or_record(r) for r in records]
-            if all(isinstance(v, Loaded) for v in values):
-                return Loaded(tuple(v.value for v in values))  # type: ignore[union-attr]
-            return Loaded(tuple(self._ws.values.load(r) for r in records))
+            # the whole tuple: each element resolved where the step runs, like a gathered list
+            return GatherInput(tuple(self._value_or_record(r) for r in records), as_tuple=True)
         return self._value_or_record(records[ref.index or 0])
 
     def _value_or_record(self, record: ArtifactRecord) -> Stored | Loaded:
@@ -294,8 +296,7 @@ class Runner:
     ) -> tuple[tuple[ArtifactLink, ...], tuple[ArtifactRecord, ...]]:
         links: list[ArtifactLink] = []
         records: list[ArtifactRecord] = []
-        named = [(f"arg{i}", v) for i, v in enumerate(node.args)] + list(node.kwargs)
-        for name, value in named:
+        for name, value in node.named_inputs():
             refs: list[tuple[str, OutputRef]] = []
             if isinstance(value, OutputRef):
                 refs.append((name, value))
@@ -322,8 +323,7 @@ class Runner:
             _keys.MATERIALIZER: MATERIALIZER_VERSION,
             _keys.OUTPUTS: str(spec.n_outputs),
         }
-        named = [(f"arg{i}", v) for i, v in enumerate(node.args)] + list(node.kwargs)
-        for name, value in named:
+        for name, value in node.named_inputs():
             if isinstance(value, Literal):
                 parts[_keys.PARAM + name] = _literal_hash(value.value)
             elif isinstance(value, Gather):

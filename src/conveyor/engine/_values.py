@@ -7,10 +7,10 @@ to the content-addressed artifact store. Choosing the format is ``conveyor.data`
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping
 from datetime import UTC, datetime
 
 from conveyor.core import content_address
+from conveyor.core._errors import ArtifactCorrupted
 from conveyor.data import Materialized, load, materialize
 from conveyor.store import ArtifactRecord, ArtifactStore, open_artifact_store
 
@@ -45,8 +45,6 @@ class ValueStore:
     def load(self, record: ArtifactRecord) -> object:
         data = record.inline if record.inline is not None else self.artifacts.get(record.id)
         if record.inline is not None and content_address(data) != record.id:
-            from conveyor.core._errors import ArtifactCorrupted
-
             raise ArtifactCorrupted(record.id, content_address(data))
         return load(record.materializer, record.type_name, data, record.meta)
 
@@ -58,7 +56,3 @@ class ValueStore:
 def open_value_store(artifacts_url: str, inline_limit: int) -> ValueStore:
     """One value store per artifact location in a worker process (opened on first task)."""
     return ValueStore(open_artifact_store(artifacts_url), inline_limit)
-
-
-def describe(record: ArtifactRecord) -> Mapping[str, object]:
-    return {"id": record.id, "type": record.type_name, "size": record.size, "rows": record.rows}
