@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -23,6 +22,7 @@ from conveyor.store import (
     WriteBatch,
     open_metadata_store,
 )
+from tests._threads import run_on_threads
 
 T0 = datetime(2025, 3, 1, 12, 0, 0, 123456, tzinfo=UTC)
 
@@ -471,37 +471,26 @@ def test_producers_are_succeeded_or_cached_outputs_oldest_first(store: MetadataS
 def test_concurrent_commits_from_threads(store: MetadataStore) -> None:
     store.create_run(run())
     shared = artifact(b"shared by every thread")
-    errors: list[BaseException] = []
-    start = threading.Barrier(6)
 
     def work(worker: int) -> None:
-        start.wait()
-        try:
-            for i in range(15):
-                own = artifact(f"{worker}-{i}".encode())
-                store.commit(
-                    WriteBatch(
-                        artifacts=(shared, own),
-                        step_runs=(
-                            step_run(
-                                f"sr-{worker}-{i}",
-                                cache_key=f"{worker:032x}{i:032x}",
-                                inputs=links(shared),
-                                outputs=links(own),
-                            ),
+        for i in range(15):
+            own = artifact(f"{worker}-{i}".encode())
+            store.commit(
+                WriteBatch(
+                    artifacts=(shared, own),
+                    step_runs=(
+                        step_run(
+                            f"sr-{worker}-{i}",
+                            cache_key=f"{worker:032x}{i:032x}",
+                            inputs=links(shared),
+                            outputs=links(own),
                         ),
-                    )
+                    ),
                 )
-                assert store.find_cached(f"{worker:032x}{i:032x}") is not None
-        except BaseException as exc:
-            errors.append(exc)
+            )
+            assert store.find_cached(f"{worker:032x}{i:032x}") is not None
 
-    threads = [threading.Thread(target=work, args=(w,)) for w in range(6)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert errors == []
+    assert run_on_threads(work, 6) == []
     assert len(store.step_runs("run-0001")) == 90
     assert len(store.producers(shared.id)) == 0
     assert store.get_artifact(shared.id) == shared

@@ -46,22 +46,20 @@ def utc_or_none(value: datetime | None, what: str) -> datetime | None:
     return None if value is None else utc(value, what)
 
 
-def run_status(status: str) -> str:
-    if status not in RUN_STATUSES:
+def _one_of(status: str, allowed: tuple[str, ...], what: str) -> str:
+    if status not in allowed:
         raise StoreError(
-            f"run status must be one of {', '.join(RUN_STATUSES)}, got {status!r}",
-            status=status,
+            f"{what} status must be one of {', '.join(allowed)}, got {status!r}", status=status
         )
     return status
+
+
+def run_status(status: str) -> str:
+    return _one_of(status, RUN_STATUSES, "run")
 
 
 def step_status(status: str) -> str:
-    if status not in STEP_STATUSES:
-        raise StoreError(
-            f"step run status must be one of {', '.join(STEP_STATUSES)}, got {status!r}",
-            status=status,
-        )
-    return status
+    return _one_of(status, STEP_STATUSES, "step run")
 
 
 def json_dumps(value: object) -> str:

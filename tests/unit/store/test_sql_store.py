@@ -6,7 +6,6 @@ import socket
 import sqlite3
 import subprocess
 import sys
-import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,6 +24,7 @@ from conveyor.store import (
     open_metadata_store,
 )
 from conveyor.store.sql import SqlMetadataStore
+from tests._threads import run_on_threads
 
 NOW = datetime(2025, 1, 1, tzinfo=UTC)
 
@@ -52,22 +52,13 @@ def test_sqlite_settings(tmp_path: Path) -> None:
 def test_in_memory_sqlite_works_from_several_threads() -> None:
     store = SqlMetadataStore.open("sqlite://")
     store.create_run(RunRecord("run-1", "p", "running", NOW))
-    errors: list[BaseException] = []
 
     def work(worker: int) -> None:
-        try:
-            for i in range(20):
-                step = StepRunRecord(f"sr-{worker}-{i}", "run-1", "s", "succeeded", NOW, NOW)
-                store.commit(WriteBatch(step_runs=(step,)))
-        except BaseException as exc:
-            errors.append(exc)
+        for i in range(20):
+            step = StepRunRecord(f"sr-{worker}-{i}", "run-1", "s", "succeeded", NOW, NOW)
+            store.commit(WriteBatch(step_runs=(step,)))
 
-    threads = [threading.Thread(target=work, args=(w,)) for w in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert errors == []
+    assert run_on_threads(work, 4) == []
     assert len(store.step_runs("run-1")) == 80
     store.close()
 
