@@ -15,12 +15,17 @@ if _TYPE_CHECKING:
     from conveyor.authoring import Handle as Handle
     from conveyor.authoring import Pipeline as Pipeline
     from conveyor.authoring import Step as Step
+    from conveyor.authoring import map as map
     from conveyor.authoring import pipeline as pipeline
     from conveyor.authoring import step as step
     from conveyor.core import RunContext as RunContext
     from conveyor.core import Settings as Settings
     from conveyor.core import current_run as current_run
     from conveyor.core import load_settings as load_settings
+    from conveyor.data import Dataset as Dataset
+    from conveyor.data import read_csv as read_csv
+    from conveyor.data import read_json as read_json
+    from conveyor.data import read_parquet as read_parquet
     from conveyor.engine import Run as Run
     from conveyor.engine import StepResult as StepResult
 
@@ -32,6 +37,11 @@ _WHERE = {
     "Step": "conveyor.authoring",
     "pipeline": "conveyor.authoring",
     "step": "conveyor.authoring",
+    "map": "conveyor.authoring",
+    "Dataset": "conveyor.data",
+    "read_csv": "conveyor.data",
+    "read_json": "conveyor.data",
+    "read_parquet": "conveyor.data",
     "RunContext": "conveyor.core",
     "Settings": "conveyor.core",
     "current_run": "conveyor.core",
@@ -58,6 +68,7 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
+    "Dataset",
     "Handle",
     "Pipeline",
     "Run",
@@ -69,6 +80,10 @@ __all__ = [
     "current_run",
     "errors",
     "load_settings",
+    "map",
     "pipeline",
+    "read_csv",
+    "read_json",
+    "read_parquet",
     "step",
 ]

@@ -21,6 +21,12 @@ from conveyor.core._errors import (
     CycleError as CycleError,
 )
 from conveyor.core._errors import (
+    DataSourceError as DataSourceError,
+)
+from conveyor.core._errors import (
+    DatasetNotFound as DatasetNotFound,
+)
+from conveyor.core._errors import (
     DataValidationError as DataValidationError,
 )
 from conveyor.core._errors import (
@@ -76,7 +82,9 @@ __all__ = [
     "ConveyorError",
     "ConveyorWarning",
     "CycleError",
+    "DataSourceError",
     "DataValidationError",
+    "DatasetNotFound",
     "GateFailed",
     "MissingInputError",
     "ModelNotFound",

@@ -6,10 +6,11 @@ Pure: no I/O, no store; the single upward call is ``Pipeline.run`` into the engi
 from __future__ import annotations
 
 from conveyor.authoring._building import Handle as Handle
+from conveyor.authoring._map import map as map
 from conveyor.authoring._params import parameter_types as parameter_types
 from conveyor.authoring._pipeline import Pipeline as Pipeline
 from conveyor.authoring._pipeline import pipeline as pipeline
 from conveyor.authoring._step import Step as Step
 from conveyor.authoring._step import step as step
 
-__all__ = ["Handle", "Pipeline", "Step", "parameter_types", "pipeline", "step"]
+__all__ = ["Handle", "Pipeline", "Step", "map", "parameter_types", "pipeline", "step"]

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from contextvars import ContextVar
 from typing import Any
 
-from conveyor.core import Gather, Graph, Input, Literal, Node, OutputRef, StepSpec
+from conveyor.core import Gather, Graph, Input, Literal, MapOver, Node, OutputRef, StepSpec
 from conveyor.core._errors import PipelineDefinitionError
 
 
@@ -71,7 +71,13 @@ class GraphBuilder:
         self._nodes: dict[str, Node] = {}
         self._counts: dict[str, int] = {}
 
-    def add(self, spec: StepSpec, args: tuple[object, ...], kwargs: dict[str, object]) -> Handle:
+    def add(
+        self,
+        spec: StepSpec,
+        args: tuple[object, ...],
+        kwargs: dict[str, object],
+        map_over: MapOver | None = None,
+    ) -> Handle:
         base = spec.name
         count = self._counts.get(base, 0) + 1
         self._counts[base] = count
@@ -84,6 +90,7 @@ class GraphBuilder:
             spec=named,
             args=tuple(_as_input(a, name) for a in args),
             kwargs=tuple((k, _as_input(v, name)) for k, v in kwargs.items()),
+            map_over=map_over,
         )
         self._nodes[name] = node
         return Handle(named, OutputRef(name))

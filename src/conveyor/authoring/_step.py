@@ -35,12 +35,18 @@ class Step(Generic[P, R]):
         builder = current_builder()
         if builder is None:
             return self.spec.fn(*args, **kwargs)  # type: ignore[return-value]
+        by_position, by_name = self.bind(args, kwargs)
+        return builder.add(self.spec, by_position, by_name)  # type: ignore[return-value]
+
+    def bind(
+        self, args: tuple[object, ...], kwargs: dict[str, object]
+    ) -> tuple[tuple[object, ...], dict[str, object]]:
+        """The call's arguments, keyed by parameter name wherever the signature allows."""
         try:
             bound = self._signature.bind(*args, **kwargs)
         except TypeError as exc:
             raise _binding_error(self.spec.name, self._signature, args, kwargs, exc) from None
-        by_position, by_name = _by_name(self._signature, bound)
-        return builder.add(self.spec, by_position, by_name)  # type: ignore[return-value]
+        return _by_name(self._signature, bound)
 
     def with_options(self, **changes: Any) -> Step[P, R]:
         """A copy with other options: ``name``, ``retries``, ``timeout``, ``cache``, ``version``."""

@@ -16,6 +16,7 @@ from conveyor.core._graph import Gather as Gather
 from conveyor.core._graph import Graph as Graph
 from conveyor.core._graph import Input as Input
 from conveyor.core._graph import Literal as Literal
+from conveyor.core._graph import MapOver as MapOver
 from conveyor.core._graph import Node as Node
 from conveyor.core._graph import OutputRef as OutputRef
 from conveyor.core._graph import StepSpec as StepSpec
@@ -32,6 +33,7 @@ __all__ = [
     "Graph",
     "Input",
     "Literal",
+    "MapOver",
     "Node",
     "OutputRef",
     "RunContext",

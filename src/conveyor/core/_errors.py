@@ -6,9 +6,10 @@ ConveyorError
 │                              ParameterTypeError, PipelineNotFound
 ├── StepFailed ─────────────── StepTimeout
 ├── RunFailed
+├── DataSourceError
 ├── DataValidationError
 ├── RegistryError ──────────── ModelNotFound, GateFailed
-└── StoreError ─────────────── ArtifactNotFound, ArtifactCorrupted, RunNotFound
+└── StoreError ─────────────── ArtifactNotFound, ArtifactCorrupted, RunNotFound, DatasetNotFound
 
 Warnings: ConveyorWarning ── PickleFallbackWarning, NoActiveRunWarning.
 
@@ -70,8 +71,12 @@ class RunFailed(ConveyorError):
     """A run finished with at least one failed step; ``details['run_id']`` names it."""
 
 
+class DataSourceError(ConveyorError):
+    """A data source could not be read: ``details['source']`` names it (a path, URL or query)."""
+
+
 class DataValidationError(ConveyorError):
-    """Data did not match its schema."""
+    """Data did not match its schema; ``details['failures']`` lists each failing check."""
 
 
 class RegistryError(ConveyorError):
@@ -110,6 +115,10 @@ class RunNotFound(StoreError):
         super().__init__(
             f"no run or artifact matches {ref!r}; `conveyor runs list` shows the runs", ref=ref
         )
+
+
+class DatasetNotFound(StoreError):
+    """No dataset version matches the given name and version."""
 
 
 class ConveyorWarning(UserWarning):

@@ -79,12 +79,22 @@ def refs_of(value: Input) -> Iterable[OutputRef]:
 
 
 @dataclass(frozen=True, slots=True)
+class MapOver:
+    """The node runs once per partition of the dataset given as input ``input``
+    (``cv.map``); ``partitions`` is how many pieces to cut it into (None: the default size)."""
+
+    input: str
+    partitions: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Node:
     """One call of a step in a pipeline: the spec and where each argument comes from."""
 
     spec: StepSpec
     args: tuple[Input, ...] = ()
     kwargs: tuple[tuple[str, Input], ...] = ()
+    map_over: MapOver | None = None
 
     @property
     def name(self) -> str:

@@ -1,4 +1,5 @@
-"""L2 data: materializers that turn step outputs into bytes for the artifact store and back.
+"""L2 data: datasets and their readers, and the materializers that turn step outputs into
+bytes for the artifact store and back.
 
 JSON, Parquet (pandas, polars, pyarrow), ``.npy`` and joblib by type, cloudpickle with a
 warning for anything else; ``register_materializer`` adds a format ahead of these. Importing
@@ -8,17 +9,25 @@ this package imports none of pandas, numpy, pyarrow, polars or scikit-learn.
 from __future__ import annotations
 
 from conveyor.data._base import Materialized as Materialized
+from conveyor.data._dataset import Dataset as Dataset
 from conveyor.data._base import Materializer as Materializer
 from conveyor.data._materializers import MATERIALIZER_VERSION as MATERIALIZER_VERSION
 from conveyor.data._materializers import load as load
 from conveyor.data._materializers import materialize as materialize
 from conveyor.data._materializers import register_materializer as register_materializer
+from conveyor.data._readers import read_csv as read_csv
+from conveyor.data._readers import read_json as read_json
+from conveyor.data._readers import read_parquet as read_parquet
 
 __all__ = [
     "MATERIALIZER_VERSION",
+    "Dataset",
     "Materialized",
     "Materializer",
     "load",
     "materialize",
+    "read_csv",
+    "read_json",
+    "read_parquet",
     "register_materializer",
 ]

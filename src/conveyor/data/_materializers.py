@@ -12,7 +12,7 @@ import warnings
 from collections.abc import Callable, Mapping
 
 from conveyor.core._errors import ConveyorError, PickleFallbackWarning, StoreError
-from conveyor.data import _json, _npy, _parquet, _pickles
+from conveyor.data import _dataset, _json, _npy, _parquet, _pickles
 from conveyor.data._base import Materialized, Materializer, Unsupported
 
 MATERIALIZER_VERSION = "1"
@@ -26,6 +26,7 @@ _LOADERS: Mapping[str, _Loader] = {
     _npy.NAME: _npy.load,
     _pickles.JOBLIB: _pickles.load_joblib,
     _pickles.CLOUDPICKLE: _pickles.load_cloudpickle,
+    _dataset.NAME: _dataset.load,
 }
 
 # Keyed by the top-level package of type(value).__module__, so a value from a package with no
@@ -35,6 +36,7 @@ _BY_PACKAGE: Mapping[str, Callable[[object], Materialized | None]] = {
     "polars": _parquet.dump_polars,
     "pyarrow": _parquet.dump_arrow,
     "numpy": _npy.dump,
+    "conveyor": _dataset.dump,
     **dict.fromkeys(_pickles.JOBLIB_LIBRARIES, _pickles.dump_joblib),
 }
 

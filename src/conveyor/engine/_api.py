@@ -29,5 +29,12 @@ def run_pipeline(
     settings = settings or load_settings(os.environ, Path.cwd())
     chosen = create_executor(executor, workers or settings.workers)
     with Workspace.open(settings) as workspace:
-        runner = Runner(workspace, chosen, hooks=hooks, no_cache=no_cache)
+        runner = Runner(
+            workspace,
+            chosen,
+            hooks=hooks,
+            no_cache=no_cache,
+            # cv.map runs partitions in worker processes unless an executor was chosen
+            partition_executor=None if executor is None else chosen,
+        )
         return runner.run(graph, params, targets=targets, source=source)

@@ -33,8 +33,8 @@ from conveyor.core import (
     hash_parts,
     new_id,
 )
-from conveyor.data import MATERIALIZER_VERSION, materialize
-from conveyor.engine import _keys
+from conveyor.data import MATERIALIZER_VERSION, Dataset, materialize
+from conveyor.engine import _keys, _mapping
 from conveyor.engine._attempt import (
     ArgValue,
     GatherInput,
@@ -47,10 +47,11 @@ from conveyor.engine._attempt import (
 from conveyor.engine._caching import Cache
 from conveyor.engine._fingerprint import fingerprint
 from conveyor.engine._hooks import Hooks
+from conveyor.engine._mapping import MapState
 from conveyor.engine._recorder import Recorder
 from conveyor.engine._result import Run, StepResult
 from conveyor.engine._workspace import Workspace
-from conveyor.engine.executors import Executor
+from conveyor.engine.executors import Executor, ProcessExecutor
 from conveyor.store import ArtifactLink, ArtifactRecord, RunRecord, StepRunRecord
 
 
@@ -67,6 +68,14 @@ class _Pending:
     deadline: float | None = None
     future: Future[Outcome] | None = None
     errors: list[str] = field(default_factory=list)
+    map_state: MapState | None = None  # set on one partition of a mapped step
+    index: int = -1  # which partition
+
+    @property
+    def name(self) -> str:
+        if self.map_state is None:
+            return self.node.name
+        return _mapping.partition_name(self.node.name, self.index)
 
 
 class Runner:
@@ -76,12 +85,15 @@ class Runner:
         executor: Executor,
         hooks: Iterable[object] = (),
         no_cache: bool = False,
+        partition_executor: Executor | None = None,
     ) -> None:
         self._ws = workspace
         self._executor = executor
         self._hooks = Hooks(hooks)
         self._no_cache = no_cache
         executor.bind(workspace.values)
+        # cv.map's partitions: the given executor, else worker processes started on first use
+        self._partition_executor = partition_executor
 
     def run(
         self,
@@ -130,6 +142,9 @@ class Runner:
             status = "failed" if failed else "succeeded"
         finally:
             self._executor.shutdown()
+            partitions = self._partition_executor
+            if partitions is not None and partitions is not self._executor:
+                partitions.shutdown()
             try:
                 self._recorder.close()
             finally:
@@ -168,7 +183,9 @@ class Runner:
                 continue  # a timed-out attempt finishing late: already failed
             del self._running[name]
             outcome = _outcome_of(name, future)
-            if outcome.ok:
+            if pending.map_state is not None:
+                self._partition_done(pending, outcome, ready)
+            elif outcome.ok:
                 self._succeeded(pending, outcome, ready)
             else:
                 self._attempt_failed(pending, outcome.error or "failed", outcome, ready)
@@ -189,10 +206,13 @@ class Runner:
                 del self._running[name]
                 timeout = pending.node.spec.timeout
                 error = f"StepTimeout: step {name!r} ran longer than its timeout of {timeout:g}s"
-                self._attempt_failed(pending, error, None, ready)
+                if pending.map_state is not None:
+                    self._partition_failed(pending, error, None, ready)
+                else:
+                    self._attempt_failed(pending, error, None, ready)
         while self._retries and self._retries[0][0] <= now:
             _, name = heapq.heappop(self._retries)
-            self._submit(self._retrying[name])
+            self._submit(self._retrying.pop(name))
 
     # -- starting a step -------------------------------------------------------------------
 
@@ -203,6 +223,9 @@ class Runner:
         key = _keys.key_of(parts)
         reason = self._check_cache(node, key, parts, inputs, ready)
         if reason is None:
+            return
+        if node.map_over is not None:
+            self._start_map(node, key, parts, reason, inputs, input_records, ready)
             return
         pending = _Pending(node, key, parts, reason, inputs, input_records, _now())
         # Alone (nothing else ready, running or waiting to retry) and without a timeout, a step
@@ -235,28 +258,34 @@ class Runner:
     def _submit(self, pending: _Pending, inline: bool = False) -> None:
         node = pending.node
         spec = node.spec
-        task = Task(
-            step=node.name,
-            fn=spec.fn,
-            args=tuple(self._arg(i) for i in node.args),
-            kwargs=tuple((k, self._arg(v)) for k, v in node.kwargs),
-            n_outputs=spec.n_outputs,
-            context=RunContext(self._run_id, self._graph.name, node.name, pending.attempt),
-            artifacts_url=self._ws.settings.artifacts,
-            inline_limit=self._ws.settings.inline_limit,
-            keep_values=self._executor.in_process,
-        )
-        self._hooks.emit(StepStarted(self._run_id, node.name, pending.attempt))
+        name = pending.name
+        if pending.map_state is None:
+            executor = self._executor
+            task = Task(
+                step=node.name,
+                fn=spec.fn,
+                args=tuple(self._arg(i) for i in node.args),
+                kwargs=tuple((k, self._arg(v)) for k, v in node.kwargs),
+                n_outputs=spec.n_outputs,
+                context=RunContext(self._run_id, self._graph.name, node.name, pending.attempt),
+                artifacts_url=self._ws.settings.artifacts,
+                inline_limit=self._ws.settings.inline_limit,
+                keep_values=self._executor.in_process,
+            )
+        else:
+            executor = self._partitions()
+            task = self._partition_task(pending, executor)
+        self._hooks.emit(StepStarted(self._run_id, name, pending.attempt))
         if spec.timeout is not None:
             pending.deadline = time.monotonic() + spec.timeout
         if inline:
             future: Future[Outcome] = Future()
             future.set_result(execute(task, self._ws.values))
         else:
-            future = self._executor.submit(task)
+            future = executor.submit(task)
         pending.future = future
-        self._running[node.name] = pending
-        future.add_done_callback(functools.partial(self._on_done, node.name))
+        self._running[name] = pending
+        future.add_done_callback(functools.partial(self._on_done, name))
 
     def _on_done(self, name: str, future: Future[Outcome]) -> None:
         self._done.put((name, future))
@@ -288,6 +317,190 @@ class Runner:
         if self._executor.in_process and record.id in self._values:
             return Loaded(self._values[record.id])
         return Stored(record)
+
+    # -- mapped steps (cv.map) -------------------------------------------------------------
+
+    def _start_map(
+        self,
+        node: Node,
+        key: str,
+        parts: dict[str, str],
+        reason: str,
+        inputs: tuple[ArtifactLink, ...],
+        input_records: tuple[ArtifactRecord, ...],
+        ready: list[str],
+    ) -> None:
+        over = node.map_over
+        assert over is not None
+        try:
+            dataset = _mapping.as_dataset(self._input_value(node, over.input), node.name)
+            pieces = dataset.split(over.partitions).partitions
+        except Exception as exc:  # an unreadable source fails this step, like a step's error
+            pending = _Pending(node, key, parts, reason, inputs, input_records, _now())
+            self._attempt_failed(pending, f"{type(exc).__name__}: {exc}", None, ready)
+            return
+        state = MapState(node, key, parts, reason, inputs, input_records, _now(), pieces)
+        self._hooks.emit(StepStarted(self._run_id, node.name, 1))
+        for index, piece in enumerate(pieces):
+            own = _mapping.partition_key_parts(parts, over, piece)
+            own_key = _keys.key_of(own)
+            name = _mapping.partition_name(node.name, index)
+            if not self._no_cache and node.spec.cache:
+                found = self._cache.check(name, own_key, own)
+                if not isinstance(found, str):
+                    state.results[index] = found.outputs[0]
+                    continue
+            pending = _Pending(node, own_key, own, reason, (), (), _now())
+            pending.map_state, pending.index = state, index
+            state.outstanding += 1
+            self._submit(pending)
+        if not state.outstanding:
+            self._map_finished(state, ready)
+
+    def _input_value(self, node: Node, input_name: str) -> object:
+        value = dict(node.named_inputs())[input_name]
+        if isinstance(value, Literal):
+            return value.value
+        if not isinstance(value, OutputRef):
+            raise TypeError(f"cv.map cannot map over a list of outputs ({input_name})")
+        record = self._one(value)
+        if record.id in self._values:
+            return self._values[record.id]
+        return self._ws.values.load(record)
+
+    def _partitions(self) -> Executor:
+        if self._partition_executor is None:
+            if self._executor.in_process and self._ws.settings.artifacts != "memory://":
+                self._partition_executor = ProcessExecutor(self._ws.settings.workers)
+            else:
+                self._partition_executor = self._executor
+        return self._partition_executor
+
+    def _partition_task(self, pending: _Pending, executor: Executor) -> Task:
+        state = pending.map_state
+        assert state is not None
+        assert state.node.map_over is not None
+        node = pending.node
+        over = state.node.map_over
+        piece = Loaded(Dataset([state.pieces[pending.index]]))
+
+        def arg(name: str, value: object) -> ArgValue:
+            return piece if name == over.input else self._arg(value)
+
+        return Task(
+            step=pending.name,
+            fn=_mapping.partition_call(node),
+            args=tuple(arg(f"arg{i}", v) for i, v in enumerate(node.args)),
+            kwargs=tuple((k, arg(k, v)) for k, v in node.kwargs),
+            n_outputs=None,
+            context=RunContext(self._run_id, self._graph.name, pending.name, pending.attempt),
+            artifacts_url=self._ws.settings.artifacts,
+            inline_limit=self._ws.settings.inline_limit,
+            keep_values=False,  # parts stay in the artifact store: memory holds one at a time
+        )
+
+    def _partition_done(self, pending: _Pending, outcome: Outcome, ready: list[str]) -> None:
+        state = pending.map_state
+        assert state is not None
+        if not outcome.ok:
+            self._partition_failed(pending, outcome.error or "failed", outcome, ready)
+            return
+        state.outstanding -= 1
+        state.executed += 1
+        state.results[pending.index] = outcome.outputs[0]
+        state.wall += outcome.wall
+        state.cpu += outcome.cpu
+        if outcome.peak_rss is not None:
+            state.peak_rss = max(state.peak_rss or 0, outcome.peak_rss)
+        if outcome.logs:
+            state.logs.append(f"[{pending.name}] {outcome.logs}")
+        if not state.failed:
+            record = self._step_record(pending, "succeeded", outcome)
+            self._recorder.record(record, outcome.outputs)
+        if not state.outstanding and not state.failed:
+            self._map_finished(state, ready)
+
+    def _partition_failed(
+        self, pending: _Pending, error: str, outcome: Outcome | None, ready: list[str]
+    ) -> None:
+        state = pending.map_state
+        assert state is not None
+        pending.errors.append(error)
+        if not state.failed and self._retry(pending):
+            return
+        state.outstanding -= 1
+        if state.failed:
+            return  # the step already failed on another partition
+        state.failed = True
+        piece = state.pieces[pending.index]
+        error = f"{error} (partition {pending.index}: {piece.source})"
+        for name, other in list(self._running.items()):
+            if other.map_state is state:
+                del self._running[name]  # its result, when it comes, is ignored
+        node_pending = _Pending(
+            state.node,
+            state.key,
+            state.parts,
+            state.reason,
+            state.inputs,
+            state.input_records,
+            state.started_at,
+            errors=[*pending.errors[:-1], error],
+            attempt=pending.attempt,
+        )
+        record = self._step_record(node_pending, "failed", outcome, error=error)
+        self._recorder.record(record)
+        self._finish(state.node.name, record, ready)
+        self._skip_downstream(state.node.name)
+
+    def _map_finished(self, state: MapState, ready: list[str]) -> None:
+        values = self._ws.values
+        try:
+            dataset = _mapping.parts_dataset(state.results, values.artifacts, values.load)
+            output = values.save(dataset)
+        except Exception as exc:
+            pending = _Pending(
+                state.node,
+                state.key,
+                state.parts,
+                state.reason,
+                state.inputs,
+                state.input_records,
+                state.started_at,
+            )
+            self._attempt_failed(pending, f"{type(exc).__name__}: {exc}", None, ready)
+            return
+        name = state.node.name
+        self._outputs[name] = (output,)
+        if self._executor.in_process:
+            self._values[output.id] = dataset
+        cached = len(state.pieces) - state.executed
+        reason = state.reason
+        if cached:
+            reason = (
+                f"{reason}; {state.executed} of {len(state.pieces)} partitions ran, {cached} cached"
+            )
+        pending = _Pending(
+            state.node,
+            state.key,
+            state.parts,
+            reason,
+            state.inputs,
+            state.input_records,
+            state.started_at,
+        )
+        outcome = Outcome(
+            step=name,
+            ok=True,
+            outputs=(output,),
+            logs="\n".join(state.logs)[-20_000:],
+            wall=state.wall,
+            cpu=state.cpu,
+            peak_rss=state.peak_rss,
+        )
+        record = self._step_record(pending, "succeeded", outcome)
+        self._recorder.record(record, (output,))
+        self._finish(name, record, ready)
 
     # -- keys ------------------------------------------------------------------------------
 
@@ -382,18 +595,24 @@ class Runner:
         self, pending: _Pending, error: str, outcome: Outcome | None, ready: list[str]
     ) -> None:
         name = pending.node.name
-        spec = pending.node.spec
         pending.errors.append(error)
-        if pending.attempt <= spec.retries:
-            delay = spec.retry_delay * 2 ** (pending.attempt - 1)
-            pending.attempt += 1
-            self._retrying[name] = pending
-            heapq.heappush(self._retries, (time.monotonic() + delay, name))
+        if self._retry(pending):
             return
         record = self._step_record(pending, "failed", outcome, error=error)
         self._recorder.record(record)
         self._finish(name, record, ready)
         self._skip_downstream(name)
+
+    def _retry(self, pending: _Pending) -> bool:
+        """Schedule another attempt if the step has retries left."""
+        spec = pending.node.spec
+        if pending.attempt > spec.retries:
+            return False
+        delay = spec.retry_delay * 2 ** (pending.attempt - 1)
+        pending.attempt += 1
+        self._retrying[pending.name] = pending
+        heapq.heappush(self._retries, (time.monotonic() + delay, pending.name))
+        return True
 
     def _skip_downstream(self, failed: str) -> None:
         stack = list(self._consumers[failed])
@@ -453,7 +672,7 @@ class Runner:
         return StepRunRecord(
             id=new_id("step"),
             run_id=self._run_id,
-            step=pending.node.name,
+            step=pending.name,
             status=status,  # type: ignore[arg-type]
             started_at=pending.started_at,
             finished_at=_now(),

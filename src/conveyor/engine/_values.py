@@ -11,7 +11,9 @@ from datetime import UTC, datetime
 
 from conveyor.core import content_address
 from conveyor.core._errors import ArtifactCorrupted
-from conveyor.data import Materialized, load, materialize
+from conveyor.data import Dataset, Materialized, load, materialize
+from conveyor.data._dataset import NAME as DATASET
+from conveyor.data._dataset import persist
 from conveyor.store import ArtifactRecord, ArtifactStore, open_artifact_store
 
 
@@ -23,6 +25,8 @@ class ValueStore:
         self.inline_limit = inline_limit
 
     def save(self, value: object) -> ArtifactRecord:
+        if type(value) is Dataset:
+            value = persist(value, self.artifacts)  # rows that exist only now become parts
         return self.save_materialized(materialize(value))
 
     def save_materialized(self, item: Materialized) -> ArtifactRecord:
@@ -46,6 +50,8 @@ class ValueStore:
         data = record.inline if record.inline is not None else self.artifacts.get(record.id)
         if record.inline is not None and content_address(data) != record.id:
             raise ArtifactCorrupted(record.id, content_address(data))
+        if record.materializer == DATASET:
+            return Dataset.from_manifest(data, self.artifacts)  # its parts are in this store
         return load(record.materializer, record.type_name, data, record.meta)
 
     def is_available(self, record: ArtifactRecord) -> bool:

@@ -1,0 +1,78 @@
+"""``cv.map``: one step applied to every partition of a dataset, in parallel.
+
+Inside a pipeline it adds a mapped node (the engine cuts the dataset, runs and caches each
+partition on its own, and collects the parts into a partitioned dataset). Outside one it
+returns the lazy ``dataset.map_partitions`` of the step's function.
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any
+
+from conveyor.authoring._building import current_builder
+from conveyor.authoring._step import Step
+from conveyor.core import MapOver
+from conveyor.core._errors import PipelineDefinitionError
+
+
+def map(
+    step: Step[..., Any],
+    dataset: object,
+    /,
+    *args: object,
+    partitions: int | None = None,
+    **kwargs: object,
+) -> Any:
+    """Run ``step`` once per partition of ``dataset``; the partitions are its first argument.
+
+    ``args`` and ``kwargs`` are the step's other inputs, the same for every partition.
+    ``partitions`` cuts the dataset into about that many pieces (default: 64 MiB of file
+    each; files are never merged). The step gets its partition as the type its first
+    parameter is annotated with: a polars or pandas DataFrame, a pyarrow Table, or (otherwise)
+    a one-partition ``cv.Dataset`` it reads itself; it returns a table. The result is a
+    partitioned dataset, each part cached on its own: when files are added to the input,
+    only their partitions run.
+    """
+    if not isinstance(step, Step):
+        raise PipelineDefinitionError(
+            f"cv.map takes a @step as its first argument, got {type(step).__name__}",
+            got=type(step).__name__,
+        )
+    if partitions is not None and (not isinstance(partitions, int) or partitions < 1):
+        raise PipelineDefinitionError(
+            f"cv.map({step.name}): partitions must be a whole number >= 1, got {partitions!r}",
+            step=step.name,
+        )
+    builder = current_builder()
+    if builder is None:
+        mapper = getattr(dataset, "map_partitions", None)
+        if mapper is None:
+            raise PipelineDefinitionError(
+                f"cv.map({step.name}, …) outside a pipeline takes a cv.Dataset, "
+                f"got {type(dataset).__name__}",
+                step=step.name,
+            )
+        fn = step.spec.fn
+        return mapper(lambda part: fn(part, *args, **kwargs))
+    if isinstance(dataset, list | tuple):
+        raise PipelineDefinitionError(
+            f"cv.map({step.name}, …) maps over one dataset, not a list", step=step.name
+        )
+    by_position, by_name = step.bind((dataset, *args), dict(kwargs))
+    first = _first_parameter(step)
+    mapped = first if first in by_name else "arg0"
+    return builder.add(step.spec, by_position, by_name, MapOver(mapped, partitions))
+
+
+def _first_parameter(step: Step[..., Any]) -> str:
+    parameters = list(inspect.signature(step.spec.fn).parameters.values())
+    if not parameters or parameters[0].kind in (
+        inspect.Parameter.VAR_POSITIONAL,
+        inspect.Parameter.VAR_KEYWORD,
+    ):
+        raise PipelineDefinitionError(
+            f"cv.map({step.name}, …): the step needs a first parameter to receive the partition",
+            step=step.name,
+        )
+    return parameters[0].name

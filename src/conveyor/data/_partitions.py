@@ -1,0 +1,206 @@
+"""The pieces a ``Dataset`` is made of: each one small enough to read alone, and picklable, so
+a worker process reads its own partition instead of receiving it through a pipe.
+
+A partition knows where its rows are, what identifies their content (``fingerprint``, which
+goes into cache keys), and how to describe itself as JSON when it can be read again later from
+where it is (``describe``). Files live in ``_files``; stored and derived pieces here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+from conveyor.core._errors import ConveyorError, DataSourceError
+from conveyor.core._hashing import hash_parts
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from conveyor.store import ArtifactStore
+
+
+@runtime_checkable
+class Partition(Protocol):
+    @property
+    def source(self) -> str:
+        """Where the rows come from, for messages: a path with its byte range, a URL, a query."""
+        ...
+
+    @property
+    def num_rows(self) -> int | None:
+        """The row count when known without reading the rows, else None."""
+        ...
+
+    def fingerprint(self) -> str:
+        """Changes whenever the rows may have changed; equal fingerprints, equal rows."""
+        ...
+
+    def read(self) -> pa.Table:
+        """The rows. Raises DataSourceError naming ``source`` when they cannot be read."""
+        ...
+
+    def schema(self) -> pa.Schema:
+        """The columns and their types, reading as little as the format allows."""
+        ...
+
+    def describe(self) -> dict[str, object] | None:
+        """A JSON description to read the same rows again later, or None when they exist only
+        now (a query, an API, a computation) and must be copied into the artifact store."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class ArtifactPartition:
+    """A Parquet part in the content-addressed artifact store (the output of ``cv.map``)."""
+
+    store: ArtifactStore
+    address: str
+    rows: int | None = None
+
+    @property
+    def source(self) -> str:
+        return f"artifact {self.address}"
+
+    @property
+    def num_rows(self) -> int | None:
+        return self.rows
+
+    def fingerprint(self) -> str:
+        return self.address  # content-addressed: the address is the content's hash
+
+    def read(self) -> pa.Table:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        data = self.store.get(self.address)
+        try:
+            return pq.read_table(pa.BufferReader(data))
+        except pa.ArrowException as exc:
+            raise DataSourceError(
+                f"cannot read {self.source} as Parquet: {exc}", source=self.source
+            ) from exc
+
+    def schema(self) -> pa.Schema:
+        return self.read().schema
+
+    def describe(self) -> dict[str, object]:
+        return {"kind": "artifact", "address": self.address, "rows": self.rows}
+
+
+@dataclass(frozen=True, slots=True)
+class TablePartition:
+    """Rows already in memory (``Dataset.from_table``); stored as a Parquet part when saved."""
+
+    table: pa.Table
+    label: str = "in-memory table"
+
+    @property
+    def source(self) -> str:
+        return self.label
+
+    @property
+    def num_rows(self) -> int:
+        return int(self.table.num_rows)
+
+    def fingerprint(self) -> str:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        sink = pa.BufferOutputStream()
+        pq.write_table(self.table, sink, compression="zstd")
+        return hash_parts(["table", sink.getvalue().to_pybytes().hex()])
+
+    def read(self) -> pa.Table:
+        return self.table
+
+    def schema(self) -> pa.Schema:
+        return self.table.schema
+
+    def describe(self) -> None:
+        return None
+
+
+TableFn = Callable[[Any], object]
+
+
+@dataclass(frozen=True, slots=True)
+class MappedPartition:
+    """Another partition with a function applied when it is read (``Dataset.map_partitions``)."""
+
+    inner: Partition
+    fn: TableFn
+    as_: str = "polars"
+
+    @property
+    def source(self) -> str:
+        return f"{_fn_name(self.fn)}({self.inner.source})"
+
+    @property
+    def num_rows(self) -> None:
+        return None
+
+    def fingerprint(self) -> str:
+        from conveyor.core._hashing import content_address
+
+        code = getattr(self.fn, "__code__", None)
+        fn_id = content_address(code.co_code) if code is not None else repr(self.fn)
+        return hash_parts(["mapped", self.inner.fingerprint(), fn_id, self.as_])
+
+    def read(self) -> pa.Table:
+        from conveyor.data._tables import kind_of, to_arrow
+
+        table = self.inner.read()
+        result = self.fn(convert(table, self.as_))
+        try:
+            kind_of(result)
+        except ConveyorError:
+            raise ConveyorError(
+                f"map_partitions function {_fn_name(self.fn)} must return a table (pandas or "
+                f"polars DataFrame, pyarrow Table), got {type(result).__name__} for "
+                f"{self.inner.source}",
+                source=self.inner.source,
+            ) from None
+        return to_arrow(result)
+
+    def schema(self) -> pa.Schema:
+        return self.read().schema
+
+    def describe(self) -> None:
+        return None
+
+
+def convert(table: pa.Table, as_: str) -> object:
+    """An Arrow table as the kind a user function asked for: polars, pandas or arrow."""
+    if as_ == "arrow":
+        return table
+    if as_ == "pandas":
+        return table.to_pandas()
+    import polars as pl
+
+    return pl.from_arrow(table)
+
+
+TABLE_KINDS = ("polars", "pandas", "arrow")
+
+
+def from_description(description: Mapping[str, Any], store: ArtifactStore | None) -> Partition:
+    """The partition ``describe`` wrote; ``store`` resolves parts kept in the artifact store."""
+    kind = description.get("kind")
+    if kind == "artifact":
+        if store is None:
+            raise ConveyorError(
+                "this dataset's parts are in an artifact store; load it through a workspace "
+                "(a pipeline run, cv.datasets.get) rather than on its own"
+            )
+        return ArtifactPartition(store, str(description["address"]), description.get("rows"))
+    if kind == "file":
+        from conveyor.data._files import FilePartition
+
+        return FilePartition.from_description(description)
+    raise ConveyorError(f"unknown dataset partition kind {kind!r}", kind=str(kind))
+
+
+def _fn_name(fn: object) -> str:
+    return getattr(fn, "__qualname__", None) or type(fn).__name__

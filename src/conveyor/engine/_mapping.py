@@ -1,0 +1,166 @@
+"""What ``cv.map`` adds to a run: cutting the input dataset into partitions, one cache key per
+partition, the call a worker makes for one partition, and the dataset the parts make.
+
+The runner owns the loop; this module holds the pieces that are specific to mapped steps so
+the loop only dispatches to them.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from conveyor.core import MapOver, Node
+from conveyor.core._errors import ConveyorError
+from conveyor.data import Dataset
+from conveyor.data._dataset import NAME as DATASET
+from conveyor.data._partitions import ArtifactPartition, Partition, convert
+from conveyor.engine import _keys
+from conveyor.store import ArtifactLink, ArtifactRecord, ArtifactStore
+
+PARTITION = "partition"  # the key part naming the partition's own content
+
+
+@dataclass
+class MapState:
+    """A mapped step while its partitions run."""
+
+    node: Node
+    key: str
+    parts: dict[str, str]
+    reason: str
+    inputs: tuple[ArtifactLink, ...]
+    input_records: tuple[ArtifactRecord, ...]
+    started_at: datetime
+    pieces: tuple[Partition, ...]
+    results: list[ArtifactRecord | None] = field(default_factory=list)
+    outstanding: int = 0
+    executed: int = 0
+    failed: bool = False
+    wall: float = 0.0
+    cpu: float = 0.0
+    peak_rss: int | None = None
+    logs: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.results = [None] * len(self.pieces)
+
+
+def partition_name(step: str, index: int) -> str:
+    return f"{step}[{index}]"
+
+
+def partition_key_parts(
+    parts: Mapping[str, str], over: MapOver, piece: Partition
+) -> dict[str, str]:
+    """The step's key parts with the whole dataset replaced by this partition's content, so
+    a partition is reused whatever else the dataset holds."""
+    own = {
+        k: v
+        for k, v in parts.items()
+        if k not in (_keys.INPUT + over.input, _keys.PARAM + over.input)
+    }
+    own[PARTITION] = piece.fingerprint()
+    return own
+
+
+def as_dataset(value: object, step: str) -> Dataset:
+    if isinstance(value, Dataset):
+        return value
+    from conveyor.data._tables import kind_of
+
+    try:
+        kind_of(value)
+    except ConveyorError:
+        raise ConveyorError(
+            f"cv.map({step}, …) maps over a dataset or a table, got {type(value).__name__}",
+            step=step,
+        ) from None
+    return Dataset.from_table(value)
+
+
+@dataclass(frozen=True, slots=True)
+class PartitionCall:
+    """Calls the step with its mapped input as the kind the step's annotation asks for (a
+    polars or pandas DataFrame, an Arrow table, or the one-partition Dataset itself), read
+    by the worker that runs it."""
+
+    fn: Callable[..., object]
+    input: str
+    as_: str
+
+    def __call__(self, *args: Any, **kwargs: Any) -> object:
+        if self.as_ != "dataset":
+            if self.input in kwargs:
+                kwargs[self.input] = _read(kwargs[self.input], self.as_)
+            else:
+                position = int(self.input.removeprefix("arg"))
+                args = (*args[:position], _read(args[position], self.as_), *args[position + 1 :])
+        return self.fn(*args, **kwargs)
+
+
+def partition_call(node: Node) -> PartitionCall:
+    over = node.map_over
+    assert over is not None
+    return PartitionCall(node.spec.fn, over.input, wanted_kind(node.spec.fn))
+
+
+def wanted_kind(fn: Callable[..., object]) -> str:
+    """What the step's first parameter is annotated as: polars, pandas, arrow, or dataset."""
+    try:
+        first = next(iter(inspect.signature(fn).parameters.values()))
+    except (StopIteration, ValueError, TypeError):
+        return "dataset"
+    annotation = first.annotation
+    text = annotation if isinstance(annotation, str) else _qualified(annotation)
+    if "DataFrame" in text:
+        return "pandas" if text.startswith(("pd.", "pandas")) else "polars"
+    if text.endswith("Table") and text.startswith(("pa.", "pyarrow")):
+        return "arrow"
+    return "dataset"
+
+
+def _qualified(annotation: object) -> str:
+    module = getattr(annotation, "__module__", "")
+    name = getattr(annotation, "__qualname__", "")
+    return f"{module}.{name}" if module and name else ""
+
+
+def _read(value: object, kind: str) -> object:
+    if isinstance(value, Dataset):
+        return convert(value.to_arrow(), kind)
+    return value
+
+
+def parts_dataset(
+    records: list[ArtifactRecord | None],
+    store: ArtifactStore,
+    load: Callable[[ArtifactRecord], object],
+) -> Dataset:
+    """The partitioned dataset the parts make, each part a Parquet artifact in ``store``.
+
+    A part small enough to have been kept inline in the metadata store is copied to the
+    artifact store, so that every part can be read by address from any worker.
+    """
+    pieces: list[Partition] = []
+    for record in records:
+        if record is None:
+            raise ConveyorError("a partition of a mapped step has no result")
+        if record.materializer == DATASET:
+            value = load(record)
+            assert isinstance(value, Dataset)
+            pieces.extend(value.partitions)
+            continue
+        if record.materializer != "parquet":
+            raise ConveyorError(
+                "a step run by cv.map must return a table (pandas or polars DataFrame, pyarrow "
+                f"Table) or a Dataset for each partition; one returned {record.type_name}",
+                type_name=record.type_name,
+            )
+        if record.inline is not None:
+            store.put(record.inline)
+        pieces.append(ArtifactPartition(store, record.id, record.rows))
+    return Dataset(pieces, splittable=False)
