@@ -11,6 +11,7 @@ import importlib as _importlib
 from typing import TYPE_CHECKING as _TYPE_CHECKING
 
 if _TYPE_CHECKING:
+    from conveyor import datasets as datasets
     from conveyor import errors as errors
     from conveyor.authoring import Handle as Handle
     from conveyor.authoring import Pipeline as Pipeline
@@ -22,10 +23,15 @@ if _TYPE_CHECKING:
     from conveyor.core import Settings as Settings
     from conveyor.core import current_run as current_run
     from conveyor.core import load_settings as load_settings
+    from conveyor.data import Column as Column
     from conveyor.data import Dataset as Dataset
+    from conveyor.data import Schema as Schema
+    from conveyor.data import ValidationReport as ValidationReport
     from conveyor.data import read_csv as read_csv
+    from conveyor.data import read_http as read_http
     from conveyor.data import read_json as read_json
     from conveyor.data import read_parquet as read_parquet
+    from conveyor.data import read_sql as read_sql
     from conveyor.engine import Run as Run
     from conveyor.engine import StepResult as StepResult
 
@@ -39,7 +45,12 @@ _WHERE = {
     "step": "conveyor.authoring",
     "map": "conveyor.authoring",
     "Dataset": "conveyor.data",
+    "Column": "conveyor.data",
+    "Schema": "conveyor.data",
+    "ValidationReport": "conveyor.data",
     "read_csv": "conveyor.data",
+    "read_http": "conveyor.data",
+    "read_sql": "conveyor.data",
     "read_json": "conveyor.data",
     "read_parquet": "conveyor.data",
     "RunContext": "conveyor.core",
@@ -52,8 +63,8 @@ _WHERE = {
 
 
 def __getattr__(name: str) -> object:
-    if name == "errors":
-        return _importlib.import_module("conveyor.errors")
+    if name in ("errors", "datasets"):
+        return _importlib.import_module(f"conveyor.{name}")
     try:
         module = _importlib.import_module(_WHERE[name])
     except KeyError:
@@ -68,22 +79,28 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
+    "Column",
     "Dataset",
     "Handle",
     "Pipeline",
     "Run",
     "RunContext",
+    "Schema",
     "Settings",
     "Step",
     "StepResult",
+    "ValidationReport",
     "__version__",
     "current_run",
+    "datasets",
     "errors",
     "load_settings",
     "map",
     "pipeline",
     "read_csv",
+    "read_http",
     "read_json",
     "read_parquet",
+    "read_sql",
     "step",
 ]

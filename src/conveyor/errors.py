@@ -21,10 +21,10 @@ from conveyor.core._errors import (
     CycleError as CycleError,
 )
 from conveyor.core._errors import (
-    DataSourceError as DataSourceError,
+    DatasetNotFound as DatasetNotFound,
 )
 from conveyor.core._errors import (
-    DatasetNotFound as DatasetNotFound,
+    DataSourceError as DataSourceError,
 )
 from conveyor.core._errors import (
     DataValidationError as DataValidationError,

@@ -7,7 +7,10 @@ returns the lazy ``dataset.map_partitions`` of the step's function.
 
 from __future__ import annotations
 
+import contextlib
 import inspect
+import typing
+from collections.abc import Callable
 from typing import Any
 
 from conveyor.authoring._building import current_builder
@@ -27,7 +30,7 @@ def map(
     """Run ``step`` once per partition of ``dataset``; the partitions are its first argument.
 
     ``args`` and ``kwargs`` are the step's other inputs, the same for every partition.
-    ``partitions`` cuts the dataset into about that many pieces (default: 64 MiB of file
+    ``partitions`` cuts the dataset into about that many pieces (default: 16 MiB of file
     each; files are never merged). The step gets its partition as the type its first
     parameter is annotated with: a polars or pandas DataFrame, a pyarrow Table, or (otherwise)
     a one-partition ``cv.Dataset`` it reads itself; it returns a table. The result is a
@@ -54,7 +57,16 @@ def map(
                 step=step.name,
             )
         fn = step.spec.fn
-        return mapper(lambda part: fn(part, *args, **kwargs))
+        kind = wanted_kind(fn)
+        pieces: Any = dataset.split(partitions) if partitions else dataset  # type: ignore[attr-defined]
+        if kind == "dataset":
+            one = type(dataset)
+
+            def call(part: Any) -> object:
+                return fn(one.from_table(part), *args, **kwargs)  # type: ignore[attr-defined]
+
+            return pieces.map_partitions(call, as_="arrow")
+        return pieces.map_partitions(lambda part: fn(part, *args, **kwargs), as_=kind)
     if isinstance(dataset, list | tuple):
         raise PipelineDefinitionError(
             f"cv.map({step.name}, …) maps over one dataset, not a list", step=step.name
@@ -76,3 +88,29 @@ def _first_parameter(step: Step[..., Any]) -> str:
             step=step.name,
         )
     return parameters[0].name
+
+
+def wanted_kind(fn: Callable[..., object]) -> str:
+    """What the step's first parameter is annotated as: polars, pandas, arrow, or dataset."""
+    try:
+        first = next(iter(inspect.signature(fn).parameters.values()))
+    except (StopIteration, ValueError, TypeError):
+        return "dataset"
+    annotation = first.annotation
+    if isinstance(annotation, str):
+        # resolve names such as a bare "DataFrame" through the function's globals; an
+        # unresolvable hint is judged by its text
+        with contextlib.suppress(Exception):
+            annotation = typing.get_type_hints(fn).get(first.name, annotation)
+    text = annotation if isinstance(annotation, str) else _qualified(annotation)
+    if "DataFrame" in text:
+        return "pandas" if text.startswith(("pd.", "pandas")) else "polars"
+    if text.endswith("Table") and text.startswith(("pa.", "pyarrow")):
+        return "arrow"
+    return "dataset"
+
+
+def _qualified(annotation: object) -> str:
+    module = getattr(annotation, "__module__", "")
+    name = getattr(annotation, "__qualname__", "")
+    return f"{module}.{name}" if module and name else ""

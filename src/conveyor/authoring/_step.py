@@ -8,7 +8,7 @@ from __future__ import annotations
 import functools
 import inspect
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, Generic, ParamSpec, TypeVar, overload
 
 from conveyor.authoring._building import current_builder
@@ -67,6 +67,8 @@ def step(
     version: str | None = None,
     retry_delay: float = 1.0,
     name: str | None = None,
+    validate_inputs: Mapping[str, object] | None = None,
+    validate_output: object | None = None,
 ) -> Callable[[Callable[P, R]], Step[P, R]]: ...
 def step(
     fn: Callable[P, R] | None = None,
@@ -78,6 +80,8 @@ def step(
     version: str | None = None,
     retry_delay: float = 1.0,
     name: str | None = None,
+    validate_inputs: Mapping[str, object] | None = None,
+    validate_output: object | None = None,
 ) -> Step[P, R] | Callable[[Callable[P, R]], Step[P, R]]:
     """Make a function a pipeline step.
 
@@ -88,6 +92,10 @@ def step(
         version: a label that, when changed, invalidates the cache like a code change.
         retry_delay: seconds before the first retry; doubled for each further one.
         name: the step's name in pipelines (default: the function's name).
+        validate_inputs: ``{parameter: cv.Schema}``; an input that fails its schema ends the
+            step with ``DataValidationError`` before the function runs.
+        validate_output: a ``cv.Schema`` the returned table must pass, or the step fails
+            with ``DataValidationError`` and nothing is stored.
     """
 
     def wrap(f: Callable[P, R]) -> Step[P, R]:
@@ -104,12 +112,31 @@ def step(
             version=version,
             retry_delay=retry_delay,
             n_outputs=count_outputs(f),
+            validate_inputs=_checked_inputs(f, validate_inputs),
+            validate_output=validate_output,
         )
         return Step(spec)
 
     if fn is not None:
         return wrap(fn)
     return wrap
+
+
+def _checked_inputs(
+    fn: Callable[..., object], schemas: Mapping[str, object] | None
+) -> tuple[tuple[str, object], ...]:
+    if not schemas:
+        return ()
+    parameters = inspect.signature(fn).parameters
+    unknown = [name for name in schemas if name not in parameters]
+    if unknown:
+        raise PipelineDefinitionError(
+            f"step {fn.__name__!r}: validate_inputs names {', '.join(map(repr, unknown))}, "
+            f"which {'is not a parameter' if len(unknown) == 1 else 'are not parameters'}; "
+            f"its parameters are {', '.join(parameters)}",
+            step=fn.__name__,
+        )
+    return tuple(schemas.items())
 
 
 def _by_name(

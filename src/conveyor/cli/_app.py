@@ -8,6 +8,8 @@ from pathlib import Path
 
 import click
 
+from conveyor.cli._data import data_group
+
 
 class _Group(click.Group):
     def invoke(self, ctx: click.Context) -> object:
@@ -112,6 +114,9 @@ def lineage_command(ref: str) -> None:
     from conveyor.cli._commands import show_lineage
 
     show_lineage(ref)
+
+
+app.add_command(data_group)
 
 
 @app.command("quickstart")

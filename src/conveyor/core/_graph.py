@@ -25,6 +25,9 @@ class StepSpec:
     version: str | None = None
     retry_delay: float = 1.0
     n_outputs: int | None = None  # a tuple of this many outputs; None: one value
+    # schemas (anything with .validate(data) -> report) checked before and after the call
+    validate_inputs: tuple[tuple[str, object], ...] = field(default=(), compare=False)
+    validate_output: object | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         problems: list[tuple[str, object]] = []
@@ -36,6 +39,13 @@ class StepSpec:
             problems.append(("retry_delay must be >= 0", self.retry_delay))
         if self.version is not None and not isinstance(self.version, str):
             problems.append(("version must be a string", self.version))
+        for name, schema in self.validate_inputs:
+            if not callable(getattr(schema, "validate", None)):
+                problems.append((f"validate_inputs[{name!r}] must be a cv.Schema", schema))
+        if self.validate_output is not None and not callable(
+            getattr(self.validate_output, "validate", None)
+        ):
+            problems.append(("validate_output must be a cv.Schema", self.validate_output))
         for text, value in problems:
             raise PipelineDefinitionError(
                 f"step {self.name!r}: {text}, got {value!r}", step=self.name, value=repr(value)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
@@ -19,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from conveyor.core._errors import ConveyorError, DataSourceError
 from conveyor.core._hashing import hash_parts
 from conveyor.data._base import Materialized
-from conveyor.data._files import FilePartition, local_path
+from conveyor.data._files import FilePartition, local_path, pl_from_arrow
 from conveyor.data._partitions import (
     TABLE_KINDS,
     ArtifactPartition,
@@ -36,7 +37,8 @@ if TYPE_CHECKING:
 
     from conveyor.store import ArtifactStore
 
-DEFAULT_CHUNK_BYTES = 64 << 20  # a partition's share of a large file when no count is given
+_PART = re.compile(r"part-\d{5}\.parquet")  # the files ``write`` makes
+DEFAULT_CHUNK_BYTES = 16 << 20  # a partition's share of a large file when no count is given
 MANIFEST_VERSION = 1
 
 
@@ -58,6 +60,8 @@ class Dataset:
         table = to_arrow(data)
         count = max(1, min(partitions, table.num_rows or 1))
         size = math.ceil(table.num_rows / count) if table.num_rows else 0
+        if size:
+            count = math.ceil(table.num_rows / size)  # 9 rows in 6: 5 parts of 2, none empty
         if count == 1:
             return cls([TablePartition(table)])
         return cls(
@@ -101,9 +105,14 @@ class Dataset:
     # -- reading ---------------------------------------------------------------------------
 
     def iter_tables(self) -> Iterator[pa.Table]:
-        """Each partition's rows as an Arrow table, one partition in memory at a time."""
+        """The rows as Arrow tables, one partition (or one chunk of a streamed partition, such
+        as a query's result) in memory at a time."""
         for part in self._parts:
-            yield part.read()
+            chunks = getattr(part, "iter_tables", None)
+            if chunks is not None:
+                yield from chunks()
+            else:
+                yield part.read()
 
     def to_arrow(self) -> pa.Table:
         import pyarrow as pa
@@ -122,7 +131,18 @@ class Dataset:
     def to_polars(self) -> pl.DataFrame:
         import polars as pl
 
-        return pl.from_arrow(self.to_arrow())  # type: ignore[return-value]
+        frames = [_polars_of(part) for part in self._parts]
+        if len(frames) == 1:
+            return frames[0]
+        if not frames:
+            return pl_from_arrow(self.schema.empty_table())
+        try:
+            return pl.concat(frames, how="diagonal_relaxed")
+        except pl.exceptions.PolarsError as exc:
+            raise DataSourceError(
+                f"the partitions of {self!r} do not fit together: {exc}",
+                source=self._parts[0].source,
+            ) from exc
 
     def to_pandas(self) -> pd.DataFrame:
         frame: pd.DataFrame = self.to_arrow().to_pandas()
@@ -158,7 +178,7 @@ class Dataset:
         return Dataset((MappedPartition(p, fn, as_) for p in self._parts), splittable=False)
 
     def split(self, partitions: int | None = None) -> Dataset:
-        """The same rows in about ``partitions`` pieces (default: 64 MiB of file each):
+        """The same rows in about ``partitions`` pieces (default: 16 MiB of file each):
         uncompressed CSV files are cut into byte ranges, Parquet files into row groups. Files
         are never merged, so a new file in a folder leaves the other partitions as they were."""
         if partitions is not None and partitions < 1:
@@ -181,7 +201,8 @@ class Dataset:
         ``path`` (local or any fsspec URL), one partition at a time; returns a dataset of them.
 
         Each file is written under a temporary name and renamed, so a failure leaves no
-        half-written part behind."""
+        half-written part behind. Parts left by an earlier, longer write to the same folder
+        are removed, so the folder reads back as these rows."""
         import pyarrow.parquet as pq
 
         from conveyor.data._readers import read_parquet
@@ -201,6 +222,10 @@ class Dataset:
                     if os.path.exists(tmp):
                         os.unlink(tmp)
                 written.append(target)
+            if written:
+                stale = {os.path.join(local, n) for n in os.listdir(local) if _PART.fullmatch(n)}
+                for name in sorted(stale - set(written)):
+                    os.unlink(name)
         else:
             import fsspec
 
@@ -212,6 +237,11 @@ class Dataset:
                 with fs.open(target, "wb") as f:  # object stores: one PUT, all or nothing
                     pq.write_table(table, f, compression="zstd")
                 written.append(f"{protocol}://{target}")
+            if written:
+                ours = {w.split("://", 1)[1] for w in written}
+                for name in fs.ls(base, detail=False):
+                    if _PART.fullmatch(name.rsplit("/", 1)[-1]) and name not in ours:
+                        fs.rm(name)
         if not written:
             raise ConveyorError(f"{self!r} has no partitions to write")
         return read_parquet(written)
@@ -237,6 +267,14 @@ class Dataset:
         return cls((from_description(d, store) for d in manifest["partitions"]), splittable=True)
 
 
+def _polars_of(part: Partition) -> pl.DataFrame:
+    read_polars = getattr(part, "read_polars", None)
+    if read_polars is not None:
+        frame: pl.DataFrame = read_polars()
+        return frame
+    return pl_from_arrow(part.read())
+
+
 def _split_one(part: Partition, chunk: int) -> list[Partition]:
     if not isinstance(part, FilePartition) or part.size is None or part.size <= chunk:
         return [part]
@@ -248,30 +286,35 @@ def _split_one(part: Partition, chunk: int) -> list[Partition]:
             for start in range(0, part.size, step)
         ]
     if part.format == "parquet" and part.compression is None and part.row_groups is None:
-        return _split_parquet(part, chunk)
+        return _split_parquet(part, math.ceil(part.size / chunk))
     return [part]
 
 
-def _split_parquet(part: FilePartition, chunk: int) -> list[Partition]:
+def _split_parquet(part: FilePartition, count: int) -> list[Partition]:
     import pyarrow.parquet as pq
 
     from conveyor.data._files import open_binary
 
     with open_binary(part.url) as f:
         meta = pq.ParquetFile(f).metadata
-    pieces: list[Partition] = []
-    group: list[int] = []
-    rows = size = 0
-    for i in range(meta.num_row_groups):
-        rg = meta.row_group(i)
-        group.append(i)
-        rows += rg.num_rows
-        size += rg.total_byte_size
-        if size >= chunk:
-            pieces.append(replace(part, row_groups=tuple(group), rows=rows))
-            group, rows, size = [], 0, 0
-    if group:
-        pieces.append(replace(part, row_groups=tuple(group), rows=rows))
+    # Row groups' sizes are uncompressed and leave out the footer, so they do not add up to
+    # the file's size: cut into ``count`` equal shares of their own total instead, each row
+    # group going to the share its middle falls in (so equal groups spread evenly).
+    sizes = [max(1, meta.row_group(i).total_byte_size) for i in range(meta.num_row_groups)]
+    share = sum(sizes) / count
+    groups: dict[int, list[int]] = {}
+    done = 0
+    for i, size in enumerate(sizes):
+        groups.setdefault(int((done + size / 2) // share), []).append(i)
+        done += size
+    pieces: list[Partition] = [
+        replace(
+            part,
+            row_groups=tuple(group),
+            rows=sum(meta.row_group(i).num_rows for i in group),
+        )
+        for group in groups.values()
+    ]
     return pieces if len(pieces) > 1 else [part]
 
 
@@ -316,9 +359,9 @@ def persist(dataset: Dataset, store: ArtifactStore) -> Dataset:
         if part.describe() is not None:
             parts.append(part)
             continue
-        table = part.read()
-        sink = pa.BufferOutputStream()
-        pq.write_table(table, sink, compression="zstd")
-        address = store.put(sink.getvalue().to_pybytes())
-        parts.append(ArtifactPartition(store, address, table.num_rows))
+        for table in Dataset([part]).iter_tables():  # streamed sources: a part per chunk
+            sink = pa.BufferOutputStream()
+            pq.write_table(table, sink, compression="zstd")
+            address = store.put(sink.getvalue().to_pybytes())
+            parts.append(ArtifactPartition(store, address, table.num_rows))
     return Dataset(parts, splittable=False)

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import base64
 import io
+import json
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import IO, TYPE_CHECKING, Any
 
@@ -20,6 +22,7 @@ from conveyor.core._errors import DataSourceError
 from conveyor.core._hashing import hash_parts
 
 if TYPE_CHECKING:
+    import polars as pl
     import pyarrow as pa
 
 COMPRESSIONS: Mapping[str, str] = {".gz": "gzip", ".bz2": "bz2", ".zst": "zstd", ".zstd": "zstd"}
@@ -67,18 +70,38 @@ class FilePartition:
                 self.stamp,
                 str(self.byte_range),
                 str(self.row_groups),
-                repr(self.options),
+                # as JSON, so options read back from a manifest (lists, not tuples) match
+                json.dumps(self.options, sort_keys=True, default=repr),
                 (self.arrow_schema or b"").hex(),
             ]
         )
 
     def read(self) -> pa.Table:
-        try:
+        with self._reading():
             if self.format == "parquet":
                 return self._read_parquet()
             if self.format == "csv":
                 return self._read_csv()
             return self._read_json()
+
+    def schema(self) -> pa.Schema:
+        if self.arrow_schema is not None:
+            columns = dict(self.options).get("columns")
+            schema = schema_from_bytes(self.arrow_schema)
+            return schema if columns is None else _select_columns(schema, columns)
+        if self.format == "parquet" and self.compression is None:
+            import pyarrow.parquet as pq
+
+            with self._reading(), open_binary(self.url) as f:
+                schema = pq.read_schema(f)
+            columns = dict(self.options).get("columns")
+            return schema if columns is None else _select_columns(schema, columns)
+        return self.read().schema
+
+    @contextmanager
+    def _reading(self) -> Iterator[None]:
+        try:
+            yield
         except DataSourceError:
             raise
         except FileNotFoundError as exc:
@@ -87,16 +110,6 @@ class FilePartition:
             raise DataSourceError(
                 f"cannot read {self.source} as {self.format}: {_short(exc)}", source=self.source
             ) from exc
-
-    def schema(self) -> pa.Schema:
-        if self.arrow_schema is not None:
-            return schema_from_bytes(self.arrow_schema)
-        if self.format == "parquet" and self.compression is None:
-            import pyarrow.parquet as pq
-
-            with open_binary(self.url) as f:
-                return pq.read_schema(f)
-        return self.read().schema
 
     def describe(self) -> dict[str, object]:
         return {
@@ -140,23 +153,44 @@ class FilePartition:
     def _read_parquet(self) -> pa.Table:
         import pyarrow.parquet as pq
 
+        columns = dict(self.options).get("columns")
         with self._open() as f:
             file = pq.ParquetFile(f)
             if self.row_groups is None:
-                return file.read()
-            return file.read_row_groups(list(self.row_groups))
+                return file.read(columns=columns)
+            return file.read_row_groups(list(self.row_groups), columns=columns)
+
+    def read_polars(self) -> pl.DataFrame:
+        """The rows as a polars DataFrame; CSV is parsed straight into one, with no Arrow
+        round trip (which would copy every string column twice)."""
+        if self.format != "csv":
+            return pl_from_arrow(self.read())
+        try:
+            return self._parse_csv()
+        except DataSourceError:
+            raise
+        except FileNotFoundError as exc:
+            raise DataSourceError(f"{self.url}: file not found", source=self.source) from exc
+        except Exception as exc:
+            raise DataSourceError(
+                f"cannot read {self.source} as csv: {_short(exc)}", source=self.source
+            ) from exc
 
     def _read_csv(self) -> pa.Table:
+        return self._parse_csv().to_arrow()
+
+    def _parse_csv(self) -> pl.DataFrame:
         import polars as pl
 
         data = self._csv_bytes()
         options = dict(self.options)
+        columns = options.pop("columns", None)  # chosen after parsing: ranges have no header
         if self.arrow_schema is not None:
             schema = pl.from_arrow(schema_from_bytes(self.arrow_schema).empty_table()).schema  # type: ignore[union-attr]
             options.pop("schema_overrides", None)
             options["schema"] = schema
         frame = pl.read_csv(data, has_header=False, **options)
-        return frame.to_arrow()
+        return frame if columns is None else frame.select(columns)
 
     def _csv_bytes(self) -> bytes:
         """This partition's lines, without the header line."""
@@ -199,6 +233,14 @@ class FilePartition:
 
         raw = pa.CompressedInputStream(pa.PythonFile(stream, mode="r"), self.compression)
         return io.BufferedReader(raw, buffer_size=1 << 20)
+
+
+def pl_from_arrow(table: pa.Table) -> pl.DataFrame:
+    import polars as pl
+
+    frame = pl.from_arrow(table)
+    assert isinstance(frame, pl.DataFrame)
+    return frame
 
 
 def open_binary(url: str) -> IO[bytes]:
@@ -253,3 +295,10 @@ def _short(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     first = text[0] if text else type(exc).__name__
     return first if len(first) < 400 else first[:400] + "…"
+
+
+def _select_columns(schema: pa.Schema, columns: list[str]) -> pa.Schema:
+    """``schema`` with only ``columns``, in that order (Parquet's ``columns=`` option)."""
+    import pyarrow as pa
+
+    return pa.schema([schema.field(name) for name in columns], metadata=schema.metadata)

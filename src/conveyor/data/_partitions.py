@@ -8,6 +8,7 @@ where it is (``describe``). Files live in ``_files``; stored and derived pieces 
 
 from __future__ import annotations
 
+import types
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
@@ -83,7 +84,10 @@ class ArtifactPartition:
             ) from exc
 
     def schema(self) -> pa.Schema:
-        return self.read().schema
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        return pq.read_schema(pa.BufferReader(self.store.get(self.address)))  # the footer only
 
     def describe(self) -> dict[str, object]:
         return {"kind": "artifact", "address": self.address, "rows": self.rows}
@@ -142,11 +146,7 @@ class MappedPartition:
         return None
 
     def fingerprint(self) -> str:
-        from conveyor.core._hashing import content_address
-
-        code = getattr(self.fn, "__code__", None)
-        fn_id = content_address(code.co_code) if code is not None else repr(self.fn)
-        return hash_parts(["mapped", self.inner.fingerprint(), fn_id, self.as_])
+        return hash_parts(["mapped", self.inner.fingerprint(), _fn_id(self.fn, set()), self.as_])
 
     def read(self) -> pa.Table:
         from conveyor.data._tables import kind_of, to_arrow
@@ -200,6 +200,30 @@ def from_description(description: Mapping[str, Any], store: ArtifactStore | None
 
         return FilePartition.from_description(description)
     raise ConveyorError(f"unknown dataset partition kind {kind!r}", kind=str(kind))
+
+
+def _fn_id(fn: object, seen: set[int]) -> str:
+    """What a function computes: its bytecode with its constants, defaults and the values it
+    closes over (the bytecode alone is the same for ``lambda t: t * 2`` and ``t * 3``, and
+    for every ``lambda part: fn(part)`` whatever ``fn`` is)."""
+    code = getattr(fn, "__code__", None)
+    if code is None or id(fn) in seen:
+        return repr(fn)
+    seen.add(id(fn))
+    cells = getattr(fn, "__closure__", None) or ()
+    return hash_parts(
+        [
+            _code_id(code),
+            repr(getattr(fn, "__defaults__", None)),
+            repr(getattr(fn, "__kwdefaults__", None)),
+            *(_fn_id(cell.cell_contents, seen) for cell in cells),
+        ]
+    )
+
+
+def _code_id(code: types.CodeType) -> str:
+    consts = (_code_id(c) if isinstance(c, types.CodeType) else repr(c) for c in code.co_consts)
+    return hash_parts([code.co_code.hex(), repr(code.co_names), *consts])
 
 
 def _fn_name(fn: object) -> str:

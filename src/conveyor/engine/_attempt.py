@@ -85,6 +85,7 @@ def execute(task: Task, values: ValueStore | None = None) -> Outcome:
             kwargs = {k: _resolve(v, store) for k, v in task.kwargs}
             with activate(task.context):
                 result = task.fn(*args, **kwargs)
+            del args, kwargs  # let the inputs go before the outputs are written
             parts = _split_outputs(task, result)
             records = tuple(store.save(part) for part in parts)
         except BaseException as exc:  # a step's error, whatever it is, fails only that step

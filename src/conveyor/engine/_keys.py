@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from conveyor.core import canonical_json
 
 CODE, VERSION, MATERIALIZER, OUTPUTS = "code", "version", "materializer", "outputs"
+VALIDATION = "validation"
 PARAM, INPUT = "param:", "input:"
 
 
@@ -32,6 +33,8 @@ def explain_miss(current: Mapping[str, str], previous: Mapping[str, str] | None)
         changes.append(f"version changed ({before} -> {after})")
     changes.extend(_named_changes(current, previous, PARAM, "parameter"))
     changes.extend(_named_changes(current, previous, INPUT, "input"))
+    if current.get(VALIDATION) != previous.get(VALIDATION):
+        changes.append("validation schemas changed")
     if current.get(MATERIALIZER) != previous.get(MATERIALIZER):
         changes.append("storage format version changed")
     if current.get(OUTPUTS) != previous.get(OUTPUTS):

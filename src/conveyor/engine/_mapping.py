@@ -7,18 +7,19 @@ the loop only dispatches to them.
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from conveyor.authoring._map import wanted_kind
 from conveyor.core import MapOver, Node
 from conveyor.core._errors import ConveyorError
 from conveyor.data import Dataset
 from conveyor.data._dataset import NAME as DATASET
 from conveyor.data._partitions import ArtifactPartition, Partition, convert
 from conveyor.engine import _keys
+from conveyor.engine._validation import wrap
 from conveyor.store import ArtifactLink, ArtifactRecord, ArtifactStore
 
 PARTITION = "partition"  # the key part naming the partition's own content
@@ -67,7 +68,7 @@ def partition_key_parts(
     return own
 
 
-def as_dataset(value: object, step: str) -> Dataset:
+def as_dataset(value: object, step: str, partitions: int | None) -> Dataset:
     if isinstance(value, Dataset):
         return value
     from conveyor.data._tables import kind_of
@@ -79,7 +80,7 @@ def as_dataset(value: object, step: str) -> Dataset:
             f"cv.map({step}, …) maps over a dataset or a table, got {type(value).__name__}",
             step=step,
         ) from None
-    return Dataset.from_table(value)
+    return Dataset.from_table(value, partitions=partitions or 1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,34 +106,15 @@ class PartitionCall:
 def partition_call(node: Node) -> PartitionCall:
     over = node.map_over
     assert over is not None
-    return PartitionCall(node.spec.fn, over.input, wanted_kind(node.spec.fn))
-
-
-def wanted_kind(fn: Callable[..., object]) -> str:
-    """What the step's first parameter is annotated as: polars, pandas, arrow, or dataset."""
-    try:
-        first = next(iter(inspect.signature(fn).parameters.values()))
-    except (StopIteration, ValueError, TypeError):
-        return "dataset"
-    annotation = first.annotation
-    text = annotation if isinstance(annotation, str) else _qualified(annotation)
-    if "DataFrame" in text:
-        return "pandas" if text.startswith(("pd.", "pandas")) else "polars"
-    if text.endswith("Table") and text.startswith(("pa.", "pyarrow")):
-        return "arrow"
-    return "dataset"
-
-
-def _qualified(annotation: object) -> str:
-    module = getattr(annotation, "__module__", "")
-    name = getattr(annotation, "__qualname__", "")
-    return f"{module}.{name}" if module and name else ""
+    return PartitionCall(wrap(node.spec), over.input, wanted_kind(node.spec.fn))
 
 
 def _read(value: object, kind: str) -> object:
-    if isinstance(value, Dataset):
-        return convert(value.to_arrow(), kind)
-    return value
+    if not isinstance(value, Dataset):
+        return value
+    if kind == "polars":
+        return value.to_polars()
+    return convert(value.to_arrow(), kind)
 
 
 def parts_dataset(

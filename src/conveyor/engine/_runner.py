@@ -34,7 +34,7 @@ from conveyor.core import (
     new_id,
 )
 from conveyor.data import MATERIALIZER_VERSION, Dataset, materialize
-from conveyor.engine import _keys, _mapping
+from conveyor.engine import _keys, _mapping, _validation
 from conveyor.engine._attempt import (
     ArgValue,
     GatherInput,
@@ -263,7 +263,7 @@ class Runner:
             executor = self._executor
             task = Task(
                 step=node.name,
-                fn=spec.fn,
+                fn=_validation.wrap(spec),
                 args=tuple(self._arg(i) for i in node.args),
                 kwargs=tuple((k, self._arg(v)) for k, v in node.kwargs),
                 n_outputs=spec.n_outputs,
@@ -333,11 +333,12 @@ class Runner:
         over = node.map_over
         assert over is not None
         try:
-            dataset = _mapping.as_dataset(self._input_value(node, over.input), node.name)
+            value = self._input_value(node, over.input)
+            dataset = _mapping.as_dataset(value, node.name, over.partitions)
             pieces = dataset.split(over.partitions).partitions
         except Exception as exc:  # an unreadable source fails this step, like a step's error
             pending = _Pending(node, key, parts, reason, inputs, input_records, _now())
-            self._attempt_failed(pending, f"{type(exc).__name__}: {exc}", None, ready)
+            self._step_failed(pending, f"{type(exc).__name__}: {exc}", None, ready)
             return
         state = MapState(node, key, parts, reason, inputs, input_records, _now(), pieces)
         self._hooks.emit(StepStarted(self._run_id, node.name, 1))
@@ -468,7 +469,7 @@ class Runner:
                 state.input_records,
                 state.started_at,
             )
-            self._attempt_failed(pending, f"{type(exc).__name__}: {exc}", None, ready)
+            self._step_failed(pending, f"{type(exc).__name__}: {exc}", None, ready)
             return
         name = state.node.name
         self._outputs[name] = (output,)
@@ -536,6 +537,9 @@ class Runner:
             _keys.MATERIALIZER: MATERIALIZER_VERSION,
             _keys.OUTPUTS: str(spec.n_outputs),
         }
+        validation = _validation.key_part(spec)
+        if validation is not None:
+            parts[_keys.VALIDATION] = validation
         for name, value in node.named_inputs():
             if isinstance(value, Literal):
                 parts[_keys.PARAM + name] = _literal_hash(value.value)
@@ -594,10 +598,25 @@ class Runner:
     def _attempt_failed(
         self, pending: _Pending, error: str, outcome: Outcome | None, ready: list[str]
     ) -> None:
-        name = pending.node.name
         pending.errors.append(error)
         if self._retry(pending):
             return
+        self._step_failed(pending, error, outcome, ready, counted=True)
+
+    def _step_failed(
+        self,
+        pending: _Pending,
+        error: str,
+        outcome: Outcome | None,
+        ready: list[str],
+        counted: bool = False,
+    ) -> None:
+        """Record the step as failed, with no further attempt (a mapped step's own work, as
+        opposed to its partitions, is not retried: it would call the function on the whole
+        dataset)."""
+        name = pending.node.name
+        if not counted:
+            pending.errors.append(error)
         record = self._step_record(pending, "failed", outcome, error=error)
         self._recorder.record(record)
         self._finish(name, record, ready)

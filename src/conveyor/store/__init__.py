@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from conveyor.store._artifacts import FsspecArtifactStore as FsspecArtifactStore
 from conveyor.store._artifacts import open_artifact_store as open_artifact_store
+from conveyor.store._checks import dataset_name as check_dataset_name
 from conveyor.store._memory import MemoryArtifactStore as MemoryArtifactStore
 from conveyor.store._memory import MemoryMetadataStore as MemoryMetadataStore
 from conveyor.store._ports import ArtifactStore as ArtifactStore
@@ -16,6 +17,7 @@ from conveyor.store._records import RUN_STATUSES as RUN_STATUSES
 from conveyor.store._records import STEP_STATUSES as STEP_STATUSES
 from conveyor.store._records import ArtifactLink as ArtifactLink
 from conveyor.store._records import ArtifactRecord as ArtifactRecord
+from conveyor.store._records import DatasetVersionRecord as DatasetVersionRecord
 from conveyor.store._records import RunRecord as RunRecord
 from conveyor.store._records import RunStatus as RunStatus
 from conveyor.store._records import StepRunRecord as StepRunRecord
@@ -39,6 +41,7 @@ __all__ = [
     "ArtifactLink",
     "ArtifactRecord",
     "ArtifactStore",
+    "DatasetVersionRecord",
     "FsspecArtifactStore",
     "MemoryArtifactStore",
     "MemoryMetadataStore",
@@ -48,6 +51,7 @@ __all__ = [
     "StepRunRecord",
     "StepStatus",
     "WriteBatch",
+    "check_dataset_name",
     "open_artifact_store",
     "open_metadata_store",
 ]

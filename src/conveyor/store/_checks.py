@@ -8,14 +8,23 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
+from typing import cast
 
-from conveyor.core._errors import StoreError
-from conveyor.store._records import RUN_STATUSES, STEP_STATUSES
+from conveyor.core._errors import ConveyorError, DatasetNotFound, StoreError
+from conveyor.store._records import (
+    RUN_STATUSES,
+    STEP_STATUSES,
+    ArtifactRecord,
+    DatasetVersionRecord,
+)
 
 AMBIGUOUS_SHOWN = 10
 _ADDRESS = re.compile(r"sha256:[0-9a-f]{64}")
+DATASET_NAME_MAX = 200
+_DATASET_NAME = re.compile(r"[A-Za-z0-9_.-]+")
+VERSIONS_SHOWN = 20
 
 
 def address(value: str) -> str:
@@ -123,4 +132,83 @@ def commit_rejected(
         missing_runs=runs,
         missing_artifacts=artifacts,
         duplicate_step_runs=dupes,
+    )
+
+
+def dataset_name(name: str) -> str:
+    """``name`` if it can name a dataset: 1-200 letters, digits, ``_``, ``.`` or ``-`` (so
+    ``NAME@VERSION`` is never ambiguous and a name is safe in a path or a URL)."""
+    if (
+        not isinstance(name, str)
+        or len(name) > DATASET_NAME_MAX
+        or _DATASET_NAME.fullmatch(name) is None
+    ):
+        raise ConveyorError(
+            f"{name!r} cannot name a dataset: use 1 to {DATASET_NAME_MAX} letters, digits, "
+            "'_', '.' or '-'",
+            name=repr(name),
+        )
+    return name
+
+
+def dataset_version(version: int | None) -> int | None:
+    """``version`` if it can number a version (an int; bools are refused), or None."""
+    if version is not None and (not isinstance(version, int) or isinstance(version, bool)):
+        raise ConveyorError(
+            f"a dataset version is a whole number, got {version!r}", version=repr(version)
+        )
+    return version
+
+
+def dataset_not_found(name: str, version: int | None, existing: Iterable[int]) -> DatasetNotFound:
+    """The error for a name or version that is not registered; lists the versions there are."""
+    numbers = sorted(existing)
+    if not numbers:
+        return DatasetNotFound(
+            f"no dataset named {name!r} is registered; `conveyor data list` shows the datasets",
+            name=name,
+            version=version,
+            versions=[],
+        )
+    shown = ", ".join(str(n) for n in numbers[-VERSIONS_SHOWN:])
+    older = "…, " if len(numbers) > VERSIONS_SHOWN else ""
+    return DatasetNotFound(
+        f"dataset {name!r} has no version {version}; its versions are {older}{shown}",
+        name=name,
+        version=version,
+        versions=numbers[-VERSIONS_SHOWN:],
+    )
+
+
+def new_dataset_version(
+    name: str,
+    artifact: ArtifactRecord,
+    *,
+    created_at: datetime,
+    rows: int | None,
+    run_id: str | None,
+    description: str,
+    meta: Mapping[str, object] | None,
+) -> DatasetVersionRecord:
+    """The checked record to store, numbered 0 until the adapter assigns its number.
+
+    ``rows`` defaults to the artifact's; meta comes back as a JSON round trip would give it.
+    """
+    if rows is None:
+        rows = artifact.rows
+    if rows is not None and (not isinstance(rows, int) or isinstance(rows, bool) or rows < 0):
+        raise StoreError(f"rows must be a count (an int >= 0) or None, got {rows!r}")
+    if not isinstance(description, str):
+        raise StoreError(f"description must be a string, got {description!r}")
+    if run_id is not None and not isinstance(run_id, str):
+        raise StoreError(f"run_id must be a string or None, got {run_id!r}")
+    return DatasetVersionRecord(
+        name=dataset_name(name),
+        version=0,
+        artifact_id=address(artifact.id),
+        created_at=utc(created_at, "created_at"),
+        rows=rows,
+        run_id=run_id,
+        description=description,
+        meta=cast(dict[str, object], json_copy(dict(meta or {}), "meta")),
     )

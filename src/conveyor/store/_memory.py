@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import threading
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Mapping
 from datetime import datetime
 from typing import Any, cast
 
@@ -18,6 +18,7 @@ from conveyor.core._hashing import content_address
 from conveyor.store import _checks
 from conveyor.store._records import (
     ArtifactRecord,
+    DatasetVersionRecord,
     RunRecord,
     RunStatus,
     StepRunRecord,
@@ -71,6 +72,7 @@ class MemoryMetadataStore:
         self._step_runs: dict[str, _StoredStepRun] = {}
         self._by_run: dict[str, list[_StoredStepRun]] = {}
         self._by_key: dict[str, list[_StoredStepRun]] = {}
+        self._datasets: dict[str, list[DatasetVersionRecord]] = {}  # versions 1, 2, … in order
         self._seq = 0
 
     def create_run(self, run: RunRecord) -> None:
@@ -185,6 +187,52 @@ class MemoryMetadataStore:
             ]
         return _finished_order(stored)
 
+    def register_dataset_version(
+        self,
+        name: str,
+        artifact: ArtifactRecord,
+        *,
+        created_at: datetime,
+        rows: int | None = None,
+        run_id: str | None = None,
+        description: str = "",
+        meta: Mapping[str, object] | None = None,
+    ) -> DatasetVersionRecord:
+        record = _checks.new_dataset_version(
+            name,
+            artifact,
+            created_at=created_at,
+            rows=rows,
+            run_id=run_id,
+            description=description,
+            meta=meta,
+        )
+        stored_artifact = _normalise_artifact(artifact)
+        with self._lock:
+            versions = self._datasets.setdefault(record.name, [])
+            record = dataclasses.replace(record, version=len(versions) + 1)
+            self._artifacts.setdefault(stored_artifact.id, stored_artifact)  # inserted if absent
+            versions.append(record)
+        return _copy_dataset_version(record)
+
+    def get_dataset_version(self, name: str, version: int | None = None) -> DatasetVersionRecord:
+        _checks.dataset_version(version)
+        with self._lock:
+            versions = list(self._datasets.get(name, ()))
+        if versions and version is None:
+            return _copy_dataset_version(versions[-1])
+        if version is not None and 1 <= version <= len(versions):
+            return _copy_dataset_version(versions[version - 1])
+        raise _checks.dataset_not_found(name, version, (v.version for v in versions))
+
+    def list_dataset_versions(self, name: str | None = None) -> list[DatasetVersionRecord]:
+        with self._lock:
+            if name is None:
+                found = [v for n in sorted(self._datasets) for v in self._datasets[n]]
+            else:
+                found = list(self._datasets.get(name, ()))
+        return [_copy_dataset_version(v) for v in found]
+
     def close(self) -> None:
         """Nothing to release; the data stays readable, as a closed SQL store's file does."""
 
@@ -229,6 +277,10 @@ def _copy_json(value: object) -> Any:
 
 def _copy_run(run: RunRecord) -> RunRecord:
     return dataclasses.replace(run, params=_copy_json(run.params))
+
+
+def _copy_dataset_version(record: DatasetVersionRecord) -> DatasetVersionRecord:
+    return dataclasses.replace(record, meta=_copy_json(record.meta))
 
 
 def _copy_step_run(record: StepRunRecord) -> StepRunRecord:

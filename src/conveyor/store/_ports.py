@@ -5,12 +5,13 @@ No adapter code here, and nothing that imports SQLAlchemy or fsspec.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from datetime import datetime
 from typing import Protocol
 
 from conveyor.store._records import (
     ArtifactRecord,
+    DatasetVersionRecord,
     RunRecord,
     RunStatus,
     StepRunRecord,
@@ -33,7 +34,7 @@ class ArtifactStore(Protocol):
 
 
 class MetadataStore(Protocol):
-    """Runs, step runs, artifacts and their lineage.
+    """Runs, step runs, artifacts and their lineage; named dataset versions.
 
     Every method is safe to call from several threads and several processes at once.
     """
@@ -82,6 +83,33 @@ class MetadataStore(Protocol):
 
     def producers(self, artifact_id: str) -> list[StepRunRecord]:
         """Succeeded or cached step runs that output the artifact, oldest first."""
+        ...
+
+    def register_dataset_version(
+        self,
+        name: str,
+        artifact: ArtifactRecord,
+        *,
+        created_at: datetime,
+        rows: int | None = None,
+        run_id: str | None = None,
+        description: str = "",
+        meta: Mapping[str, object] | None = None,
+    ) -> DatasetVersionRecord:
+        """Record ``artifact`` (inserted if absent) as the next version of dataset ``name``.
+
+        Numbers are assigned atomically: registrations of one name from several threads or
+        processes at once get distinct, consecutive numbers. A name is 1-200 characters of
+        letters, digits, ``_``, ``.`` and ``-``; anything else is a ConveyorError.
+        """
+        ...
+
+    def get_dataset_version(self, name: str, version: int | None = None) -> DatasetVersionRecord:
+        """The version (None: the newest), or DatasetNotFound naming the versions there are."""
+        ...
+
+    def list_dataset_versions(self, name: str | None = None) -> list[DatasetVersionRecord]:
+        """Every version of ``name`` (None: of every dataset), by name, then oldest first."""
         ...
 
     def close(self) -> None: ...

@@ -90,3 +90,20 @@ class WriteBatch:
 
     artifacts: tuple[ArtifactRecord, ...] = ()
     step_runs: tuple[StepRunRecord, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class DatasetVersionRecord:
+    """One registered version of a named dataset: an immutable pointer to a stored artifact.
+
+    Versions of a name are numbered 1, 2, 3… in the order they were registered.
+    """
+
+    name: str
+    version: int
+    artifact_id: str  # the dataset's manifest artifact
+    created_at: datetime
+    rows: int | None = None
+    run_id: str | None = None  # the run whose step registered it, if any
+    description: str = ""
+    meta: Mapping[str, object] = field(default_factory=dict)  # columns, dtypes, profile: JSON-able

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Mapping
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -33,12 +33,14 @@ from conveyor.core._errors import ArtifactNotFound, RunNotFound, StoreError
 from conveyor.store import _checks
 from conveyor.store._records import (
     ArtifactRecord,
+    DatasetVersionRecord,
     RunRecord,
     RunStatus,
     StepRunRecord,
     WriteBatch,
 )
 from conveyor.store.sql import _rows
+from conveyor.store.sql._datasets import SqlDatasetVersions
 from conveyor.store.sql._engine import (
     create_engine,
     is_sqlite_memory,
@@ -73,7 +75,7 @@ _IN_CHUNK = 500  # ids per IN (...) list: well under every backend's parameter l
 
 
 class SqlMetadataStore:
-    """Runs, step runs, artifacts and lineage in a SQL database (SQLite or PostgreSQL).
+    """Runs, step runs, artifacts, lineage and dataset versions in SQLite or PostgreSQL.
 
     Open it with ``SqlMetadataStore.open(url)``, which creates or migrates the schema. Safe to
     share between threads; several processes may write the same database at once.
@@ -101,6 +103,7 @@ class SqlMetadataStore:
             .scalar_subquery()
         )
         self._insert_links = insert(step_run_artifacts)
+        self._datasets = SqlDatasetVersions(engine, self._reader, self._run, self._insert_artifacts)
         self._insert_run = insert(runs)
         self._find_cached = _with_its_links(
             select(*_rows.STEP_COLUMNS)
@@ -309,6 +312,34 @@ class SqlMetadataStore:
         return self._step_runs(
             self._producers, self._links_of_producers, {"artifact_id": artifact_id}
         )
+
+    def register_dataset_version(
+        self,
+        name: str,
+        artifact: ArtifactRecord,
+        *,
+        created_at: datetime,
+        rows: int | None = None,
+        run_id: str | None = None,
+        description: str = "",
+        meta: Mapping[str, object] | None = None,
+    ) -> DatasetVersionRecord:
+        record = _checks.new_dataset_version(
+            name,
+            artifact,
+            created_at=created_at,
+            rows=rows,
+            run_id=run_id,
+            description=description,
+            meta=meta,
+        )
+        return self._datasets.register(record, _rows.artifact_row(artifact))
+
+    def get_dataset_version(self, name: str, version: int | None = None) -> DatasetVersionRecord:
+        return self._datasets.get(name, version)
+
+    def list_dataset_versions(self, name: str | None = None) -> list[DatasetVersionRecord]:
+        return self._datasets.list(name)
 
     def close(self) -> None:
         self._engine.dispose()

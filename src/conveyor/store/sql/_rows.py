@@ -11,8 +11,14 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from conveyor.store import _checks
-from conveyor.store._records import ArtifactLink, ArtifactRecord, RunRecord, StepRunRecord
-from conveyor.store.sql._tables import artifacts, runs, step_runs
+from conveyor.store._records import (
+    ArtifactLink,
+    ArtifactRecord,
+    DatasetVersionRecord,
+    RunRecord,
+    StepRunRecord,
+)
+from conveyor.store.sql._tables import artifacts, dataset_versions, runs, step_runs
 
 # Columns selected in the records' field order, so a row converts without a lookup per field.
 _RUN_FIELDS = [f.name for f in dataclasses.fields(RunRecord)]
@@ -23,6 +29,8 @@ _ARTIFACT_FIELDS = [f.name for f in dataclasses.fields(ArtifactRecord)]
 RUN_COLUMNS = [runs.c[name] for name in _RUN_FIELDS]
 STEP_COLUMNS = [step_runs.c[name] for name in _STEP_FIELDS]
 ARTIFACT_COLUMNS = [artifacts.c[name] for name in _ARTIFACT_FIELDS]
+_DATASET_FIELDS = [f.name for f in dataclasses.fields(DatasetVersionRecord)]
+DATASET_VERSION_COLUMNS = [dataset_versions.c[name] for name in _DATASET_FIELDS]
 _TARGETS = _RUN_FIELDS.index("targets")
 
 
@@ -78,6 +86,13 @@ def artifact_row(artifact: ArtifactRecord) -> dict[str, Any]:
         "inline": artifact.inline,
         "meta": dict(artifact.meta),
     }
+
+
+def dataset_version_row(record: DatasetVersionRecord) -> dict[str, Any]:
+    """The row of a record that ``_checks.new_dataset_version`` built (and so checked)."""
+    row = {name: getattr(record, name) for name in _DATASET_FIELDS}
+    row["meta"] = dict(record.meta)
+    return row
 
 
 def run_record(row: Sequence[Any]) -> RunRecord:

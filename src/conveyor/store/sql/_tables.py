@@ -22,6 +22,7 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     MetaData,
+    PrimaryKeyConstraint,
     String,
     Table,
     Text,
@@ -31,6 +32,7 @@ from sqlalchemy.types import TypeDecorator
 ID = 64  # run and step run ids ("run-" + 20 hex) with room to spare
 ADDRESS = 80  # "sha256:" + 64 hex
 NAME = 255
+DATASET_NAME = 200  # conveyor.store._checks.DATASET_NAME_MAX
 
 metadata = MetaData(
     naming_convention={
@@ -149,4 +151,22 @@ step_run_artifacts = Table(
     Column("artifact_id", String(ADDRESS), ForeignKey("artifacts.id"), nullable=False),
     Index("ix_step_run_artifacts_artifact_id", "artifact_id"),
     CheckConstraint("direction IN ('in', 'out')", name="direction"),
+)
+
+dataset_versions = Table(
+    "dataset_versions",
+    metadata,
+    Column("name", String(DATASET_NAME)),
+    Column("version", Integer()),
+    Column("artifact_id", String(ADDRESS), ForeignKey("artifacts.id"), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("rows", BigInteger()),
+    Column("run_id", String(ID)),  # no foreign key: a step may register into another store
+    Column("description", Text(), nullable=False),
+    Column("meta", JSON(), nullable=False),
+    # The key is what makes numbering safe: two writers that pick the same next number
+    # cannot both insert it, and the loser retries with the number after.
+    PrimaryKeyConstraint("name", "version"),
+    Index("ix_dataset_versions_artifact_id", "artifact_id"),
+    CheckConstraint("version >= 1", name="version"),
 )
