@@ -25,8 +25,12 @@ if _TYPE_CHECKING:
     from conveyor.core import load_settings as load_settings
     from conveyor.data import Column as Column
     from conveyor.data import Dataset as Dataset
+    from conveyor.data import Profile as Profile
     from conveyor.data import Schema as Schema
     from conveyor.data import ValidationReport as ValidationReport
+    from conveyor.data import anonymize as anonymize
+    from conveyor.data import profile as profile
+    from conveyor.data import profile_diff as profile_diff
     from conveyor.data import read_csv as read_csv
     from conveyor.data import read_http as read_http
     from conveyor.data import read_json as read_json
@@ -45,6 +49,10 @@ _WHERE = {
     "step": "conveyor.authoring",
     "map": "conveyor.authoring",
     "Dataset": "conveyor.data",
+    "Profile": "conveyor.data",
+    "anonymize": "conveyor.data",
+    "profile": "conveyor.data",
+    "profile_diff": "conveyor.data",
     "Column": "conveyor.data",
     "Schema": "conveyor.data",
     "ValidationReport": "conveyor.data",
@@ -83,6 +91,7 @@ __all__ = [
     "Dataset",
     "Handle",
     "Pipeline",
+    "Profile",
     "Run",
     "RunContext",
     "Schema",
@@ -91,12 +100,15 @@ __all__ = [
     "StepResult",
     "ValidationReport",
     "__version__",
+    "anonymize",
     "current_run",
     "datasets",
     "errors",
     "load_settings",
     "map",
     "pipeline",
+    "profile",
+    "profile_diff",
     "read_csv",
     "read_http",
     "read_json",

@@ -97,11 +97,16 @@ def data_diff(before: str, after: str, as_json: bool) -> None:
     with Workspace.open(_settings()) as ws:
         a, b = resolve_ref(before, ws), resolve_ref(after, ws)
         old, new = profile_of(a, ws), profile_of(b, ws)
-    diff = old.diff(new)
     if as_json:
+        diff = old.diff(new)
         click.echo(json.dumps({"before": a.label, "after": b.label, **diff.to_dict()}, indent=2))
         return
-    _diff(a, b, old, new, diff)
+    diff_tables(a, b, old, new)
+
+
+def diff_tables(a: TableRef, b: TableRef, old: Profile, new: Profile) -> None:
+    """Print what changed from table ``a`` to table ``b`` (schema, profile, drift)."""
+    _diff(a, b, old, new, old.diff(new))
 
 
 # -- list ------------------------------------------------------------------------------------

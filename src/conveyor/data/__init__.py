@@ -8,6 +8,7 @@ this package imports none of pandas, numpy, pyarrow, polars or scikit-learn.
 
 from __future__ import annotations
 
+from conveyor.data._anonymize import anonymize as anonymize
 from conveyor.data._base import Materialized as Materialized
 from conveyor.data._base import Materializer as Materializer
 from conveyor.data._dataset import Dataset as Dataset
@@ -16,6 +17,11 @@ from conveyor.data._materializers import MATERIALIZER_VERSION as MATERIALIZER_VE
 from conveyor.data._materializers import load as load
 from conveyor.data._materializers import materialize as materialize
 from conveyor.data._materializers import register_materializer as register_materializer
+from conveyor.data._profile import ColumnProfile as ColumnProfile
+from conveyor.data._profile import Profile as Profile
+from conveyor.data._profile_diff import ProfileDiff as ProfileDiff
+from conveyor.data._profile_diff import profile_diff as profile_diff
+from conveyor.data._profile_stats import profile as profile
 from conveyor.data._readers import read_csv as read_csv
 from conveyor.data._readers import read_json as read_json
 from conveyor.data._readers import read_parquet as read_parquet
@@ -29,13 +35,19 @@ __all__ = [
     "MATERIALIZER_VERSION",
     "CheckFailure",
     "Column",
+    "ColumnProfile",
     "Dataset",
     "Materialized",
     "Materializer",
+    "Profile",
+    "ProfileDiff",
     "Schema",
     "ValidationReport",
+    "anonymize",
     "load",
     "materialize",
+    "profile",
+    "profile_diff",
     "read_csv",
     "read_http",
     "read_json",

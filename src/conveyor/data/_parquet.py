@@ -58,7 +58,9 @@ def dump_pandas(value: object) -> Materialized | None:
         table = pa.Table.from_pandas(frame, preserve_index=None)
     except (pa.ArrowException, ValueError, TypeError) as exc:
         raise Unsupported(f"Parquet cannot store it: {exc}") from exc
-    return Materialized(_write_arrow(table), NAME, type_name, len(frame), meta)
+    data = _write_arrow(table)
+    _add_profile(meta, table)
+    return Materialized(data, NAME, type_name, len(frame), meta)
 
 
 def dump_polars(value: object) -> Materialized | None:
@@ -79,10 +81,11 @@ def dump_polars(value: object) -> Materialized | None:
         frame.write_parquet(buffer, compression=_COMPRESSION)
     except pl.exceptions.PolarsError as exc:  # e.g. a column of dtype Object
         raise Unsupported(f"Parquet cannot store it: {exc}") from exc
-    meta = {
+    meta: dict[str, object] = {
         "columns": list(frame.columns),
         "dtypes": {name: str(dtype) for name, dtype in frame.schema.items()},
     }
+    _add_profile(meta, frame)
     return Materialized(buffer.getvalue(), NAME, type_name, frame.height, meta)
 
 
@@ -97,10 +100,11 @@ def dump_arrow(value: object) -> Materialized | None:
         data = _write_arrow(table)
     except pa.ArrowException as exc:
         raise Unsupported(f"Parquet cannot store it: {exc}") from exc
-    meta = {
+    meta: dict[str, object] = {
         "columns": list(table.column_names),
         "dtypes": {field.name: str(field.type) for field in table.schema},
     }
+    _add_profile(meta, table)
     return Materialized(data, NAME, "pyarrow.Table", table.num_rows, meta)
 
 
@@ -127,6 +131,17 @@ def load(type_name: str, data: bytes, meta: Mapping[str, object]) -> object:
         materializer=NAME,
         type_name=type_name,
     )
+
+
+def _add_profile(meta: dict[str, object], table: object) -> None:
+    """Every stored table keeps its profile: the reference that ``conveyor data show`` and
+    drift monitoring read without loading the rows."""
+    from conveyor.data._profile_stats import profile
+
+    try:
+        meta["profile"] = profile(table).to_dict()
+    except Exception as exc:  # a column no statistic applies to must not stop the store
+        meta["profile_error"] = f"{type(exc).__name__}: {exc}"[:300]
 
 
 def _write_arrow(table: pa.Table) -> bytes:

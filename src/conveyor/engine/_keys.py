@@ -13,6 +13,7 @@ from conveyor.core import canonical_json
 
 CODE, VERSION, MATERIALIZER, OUTPUTS = "code", "version", "materializer", "outputs"
 VALIDATION = "validation"
+FIRST_RUN = "first run of this step"
 PARAM, INPUT = "param:", "input:"
 
 
@@ -24,7 +25,7 @@ def key_of(parts: Mapping[str, str]) -> str:
 def explain_miss(current: Mapping[str, str], previous: Mapping[str, str] | None) -> str:
     """Why a step executed: what differs from the key of its last run."""
     if previous is None:
-        return "first run of this step"
+        return FIRST_RUN
     changes: list[str] = []
     if current.get(CODE) != previous.get(CODE):
         changes.append("code changed")

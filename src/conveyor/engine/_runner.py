@@ -346,12 +346,14 @@ class Runner:
             own = _mapping.partition_key_parts(parts, over, piece)
             own_key = _keys.key_of(own)
             name = _mapping.partition_name(node.name, index)
+            own_reason = reason
             if not self._no_cache and node.spec.cache:
                 found = self._cache.check(name, own_key, own)
                 if not isinstance(found, str):
                     state.results[index] = found.outputs[0]
                     continue
-            pending = _Pending(node, own_key, own, reason, (), (), _now())
+                own_reason = "new partition" if found == _keys.FIRST_RUN else found
+            pending = _Pending(node, own_key, own, own_reason, (), (), _now())
             pending.map_state, pending.index = state, index
             state.outstanding += 1
             self._submit(pending)
@@ -542,7 +544,9 @@ class Runner:
             parts[_keys.VALIDATION] = validation
         for name, value in node.named_inputs():
             if isinstance(value, Literal):
-                parts[_keys.PARAM + name] = _literal_hash(value.value)
+                # a dataset given in the pipeline body is data, not a setting
+                prefix = _keys.INPUT if isinstance(value.value, Dataset) else _keys.PARAM
+                parts[prefix + name] = _literal_hash(value.value)
             elif isinstance(value, Gather):
                 literals = [_literal_hash(i.value) for i in value.items if isinstance(i, Literal)]
                 if literals:

@@ -174,7 +174,11 @@ def test_an_arrow_table_loads_back_as_arrow() -> None:
     assert stored.materializer == "parquet"
     assert stored.type_name == "pyarrow.Table"
     assert stored.rows == 3
-    assert stored.meta == {"columns": ["a", "b"], "dtypes": {"a": "int64", "b": "string"}}
+    assert stored.meta["columns"] == ["a", "b"]
+    assert stored.meta["dtypes"] == {"a": "int64", "b": "string"}
+    profile = stored.meta["profile"]
+    assert profile["rows"] == 3
+    assert profile["columns"]["b"]["nulls"] == 1
     assert isinstance(loaded, pa.Table)
     assert loaded.equals(table, check_metadata=True)
     assert materialize(table).data == stored.data

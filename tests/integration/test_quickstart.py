@@ -1,0 +1,36 @@
+"""``conveyor quickstart`` end to end: the runs, the cache, the new file, the dataset diff."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+
+@pytest.mark.slow
+def test_quickstart_runs_the_wine_pipeline_and_shows_what_changed(tmp_path: Path) -> None:
+    folder = tmp_path / "qs"
+    done = subprocess.run(
+        [sys.executable, "-c", "from conveyor.cli import main; main()", "quickstart", "--dir",
+         str(folder)],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )  # fmt: skip
+    out = done.stdout
+    assert done.returncode == 0, done.stderr
+    assert "the cleaned table is registered as dataset version wine@1" in out
+    # a changed parameter re-runs only training and evaluation
+    second = out.split("2. Changing one parameter")[1].split("3. A fourth file")[0]
+    assert "clean: cached" in second and "train: succeeded" in second
+    # a new file: only its partition is cleaned
+    assert "1 of 4 partitions ran, 3 cached" in out
+    assert "clean[3]  succeeded  new partition" in out
+    assert "wine@1 → wine@2" in out
+    assert "rows: 134 → 178" in out
+    assert sorted(p.name for p in (folder / "data").iterdir()) == [
+        "wine-1.csv", "wine-2.csv", "wine-3.csv", "wine-4.csv",
+    ]  # fmt: skip
