@@ -1,4 +1,4 @@
-"""L7 command line: ``conveyor run``, ``runs``, ``lineage``, ``quickstart``."""
+"""L7 command line: ``conveyor run``, ``runs``, ``lineage``, ``data``, ``quickstart``."""
 
 from __future__ import annotations
 

@@ -52,9 +52,9 @@ def app() -> None:
 @click.option(
     "--executor",
     type=click.Choice(["threads", "processes"]),
-    default="threads",
-    show_default=True,
-    help="Run steps in threads or in worker processes.",
+    default=None,
+    help="Run every step in threads or in worker processes. Default: steps in threads, "
+    "cv.map partitions in worker processes.",
 )
 @click.option(
     "-t",
@@ -69,7 +69,7 @@ def run_command(
     params: tuple[str, ...],
     no_cache: bool,
     workers: int | None,
-    executor: str,
+    executor: str | None,
     targets: tuple[str, ...],
 ) -> None:
     """Run a pipeline defined in a Python file."""

@@ -36,7 +36,7 @@ def run_pipeline_file(
     raw_params: tuple[str, ...],
     no_cache: bool,
     workers: int | None,
-    executor: str,
+    executor: str | None,
     targets: tuple[str, ...],
 ) -> Run:
     pipe, path = load_pipeline(ref)

@@ -36,5 +36,6 @@ def run_pipeline(
             no_cache=no_cache,
             # cv.map runs partitions in worker processes unless an executor was chosen
             partition_executor=None if executor is None else chosen,
+            partition_workers=workers,
         )
         return runner.run(graph, params, targets=targets, source=source)

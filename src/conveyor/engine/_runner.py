@@ -86,6 +86,7 @@ class Runner:
         hooks: Iterable[object] = (),
         no_cache: bool = False,
         partition_executor: Executor | None = None,
+        partition_workers: int | None = None,
     ) -> None:
         self._ws = workspace
         self._executor = executor
@@ -94,6 +95,7 @@ class Runner:
         executor.bind(workspace.values)
         # cv.map's partitions: the given executor, else worker processes started on first use
         self._partition_executor = partition_executor
+        self._partition_workers = partition_workers
 
     def run(
         self,
@@ -374,7 +376,8 @@ class Runner:
     def _partitions(self) -> Executor:
         if self._partition_executor is None:
             if self._executor.in_process and self._ws.settings.artifacts != "memory://":
-                self._partition_executor = ProcessExecutor(self._ws.settings.workers)
+                workers = self._partition_workers or self._ws.settings.workers
+                self._partition_executor = ProcessExecutor(workers)
             else:
                 self._partition_executor = self._executor
         return self._partition_executor
