@@ -8,8 +8,7 @@ the loop only dispatches to them.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass
 from typing import Any
 
 from conveyor.authoring._map import wanted_kind
@@ -20,34 +19,9 @@ from conveyor.data._dataset import NAME as DATASET
 from conveyor.data._partitions import ArtifactPartition, Partition, convert
 from conveyor.engine import _keys
 from conveyor.engine._validation import wrap
-from conveyor.store import ArtifactLink, ArtifactRecord, ArtifactStore
+from conveyor.store import ArtifactRecord, ArtifactStore
 
 PARTITION = "partition"  # the key part naming the partition's own content
-
-
-@dataclass
-class MapState:
-    """A mapped step while its partitions run."""
-
-    node: Node
-    key: str
-    parts: dict[str, str]
-    reason: str
-    inputs: tuple[ArtifactLink, ...]
-    input_records: tuple[ArtifactRecord, ...]
-    started_at: datetime
-    pieces: tuple[Partition, ...]
-    results: list[ArtifactRecord | None] = field(default_factory=list)
-    outstanding: int = 0
-    executed: int = 0
-    failed: bool = False
-    wall: float = 0.0
-    cpu: float = 0.0
-    peak_rss: int | None = None
-    logs: list[str] = field(default_factory=list)
-
-    def __post_init__(self) -> None:
-        self.results = [None] * len(self.pieces)
 
 
 def partition_name(step: str, index: int) -> str:

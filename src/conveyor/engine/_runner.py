@@ -34,6 +34,7 @@ from conveyor.core import (
     new_id,
 )
 from conveyor.data import MATERIALIZER_VERSION, Dataset, materialize
+from conveyor.data._partitions import Partition
 from conveyor.engine import _keys, _mapping, _validation
 from conveyor.engine._attempt import (
     ArgValue,
@@ -47,7 +48,6 @@ from conveyor.engine._attempt import (
 from conveyor.engine._caching import Cache
 from conveyor.engine._fingerprint import fingerprint
 from conveyor.engine._hooks import Hooks
-from conveyor.engine._mapping import MapState
 from conveyor.engine._recorder import Recorder
 from conveyor.engine._result import Run, StepResult
 from conveyor.engine._workspace import Workspace
@@ -68,7 +68,7 @@ class _Pending:
     deadline: float | None = None
     future: Future[Outcome] | None = None
     errors: list[str] = field(default_factory=list)
-    map_state: MapState | None = None  # set on one partition of a mapped step
+    map_state: _MapState | None = None  # set on one partition of a mapped step
     index: int = -1  # which partition
 
     @property
@@ -76,6 +76,26 @@ class _Pending:
         if self.map_state is None:
             return self.node.name
         return _mapping.partition_name(self.node.name, self.index)
+
+
+@dataclass
+class _MapState:
+    """A mapped step while its partitions run; ``step`` is the step's own record in the
+    making, each partition has a ``_Pending`` of its own."""
+
+    step: _Pending
+    pieces: tuple[Partition, ...]
+    results: list[ArtifactRecord | None] = field(default_factory=list)
+    outstanding: int = 0
+    executed: int = 0
+    failed: bool = False
+    wall: float = 0.0
+    cpu: float = 0.0
+    peak_rss: int | None = None
+    logs: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.results = [None] * len(self.pieces)
 
 
 class Runner:
@@ -342,7 +362,8 @@ class Runner:
             pending = _Pending(node, key, parts, reason, inputs, input_records, _now())
             self._step_failed(pending, f"{type(exc).__name__}: {exc}", None, ready)
             return
-        state = MapState(node, key, parts, reason, inputs, input_records, _now(), pieces)
+        step = _Pending(node, key, parts, reason, inputs, input_records, _now())
+        state = _MapState(step, pieces)
         self._hooks.emit(StepStarted(self._run_id, node.name, 1))
         for index, piece in enumerate(pieces):
             own = _mapping.partition_key_parts(parts, over, piece)
@@ -385,9 +406,9 @@ class Runner:
     def _partition_task(self, pending: _Pending, executor: Executor) -> Task:
         state = pending.map_state
         assert state is not None
-        assert state.node.map_over is not None
+        assert state.step.node.map_over is not None
         node = pending.node
-        over = state.node.map_over
+        over = state.step.node.map_over
         piece = Loaded(Dataset([state.pieces[pending.index]]))
 
         def arg(name: str, value: object) -> ArgValue:
@@ -443,58 +464,30 @@ class Runner:
         for name, other in list(self._running.items()):
             if other.map_state is state:
                 del self._running[name]  # its result, when it comes, is ignored
-        node_pending = _Pending(
-            state.node,
-            state.key,
-            state.parts,
-            state.reason,
-            state.inputs,
-            state.input_records,
-            state.started_at,
-            errors=[*pending.errors[:-1], error],
-            attempt=pending.attempt,
-        )
-        record = self._step_record(node_pending, "failed", outcome, error=error)
+        state.step.errors = [*pending.errors[:-1], error]
+        state.step.attempt = pending.attempt
+        record = self._step_record(state.step, "failed", outcome, error=error)
         self._recorder.record(record)
-        self._finish(state.node.name, record, ready)
-        self._skip_downstream(state.node.name)
+        self._finish(state.step.node.name, record, ready)
+        self._skip_downstream(state.step.node.name)
 
-    def _map_finished(self, state: MapState, ready: list[str]) -> None:
+    def _map_finished(self, state: _MapState, ready: list[str]) -> None:
         values = self._ws.values
         try:
             dataset = _mapping.parts_dataset(state.results, values.artifacts, values.load)
             output = values.save(dataset)
         except Exception as exc:
-            pending = _Pending(
-                state.node,
-                state.key,
-                state.parts,
-                state.reason,
-                state.inputs,
-                state.input_records,
-                state.started_at,
-            )
-            self._step_failed(pending, f"{type(exc).__name__}: {exc}", None, ready)
+            self._step_failed(state.step, f"{type(exc).__name__}: {exc}", None, ready)
             return
-        name = state.node.name
+        name = state.step.node.name
         self._outputs[name] = (output,)
         if self._executor.in_process:
             self._values[output.id] = dataset
         cached = len(state.pieces) - state.executed
-        reason = state.reason
         if cached:
-            reason = (
-                f"{reason}; {state.executed} of {len(state.pieces)} partitions ran, {cached} cached"
+            state.step.reason += (
+                f"; {state.executed} of {len(state.pieces)} partitions ran, {cached} cached"
             )
-        pending = _Pending(
-            state.node,
-            state.key,
-            state.parts,
-            reason,
-            state.inputs,
-            state.input_records,
-            state.started_at,
-        )
         outcome = Outcome(
             step=name,
             ok=True,
@@ -504,7 +497,7 @@ class Runner:
             cpu=state.cpu,
             peak_rss=state.peak_rss,
         )
-        record = self._step_record(pending, "succeeded", outcome)
+        record = self._step_record(state.step, "succeeded", outcome)
         self._recorder.record(record, (output,))
         self._finish(name, record, ready)
 
