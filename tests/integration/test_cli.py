@@ -10,21 +10,9 @@ import pytest
 from click.testing import CliRunner, Result
 
 from conveyor.cli import app
+from tests._cli import invoke
 
 PIPELINES = Path(__file__).parent.parent / "pipelines"
-
-
-@pytest.fixture
-def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
-    monkeypatch.setenv("CONVEYOR_HOME", str(tmp_path / "home"))
-    monkeypatch.delenv("CONVEYOR_DB_URL", raising=False)
-    monkeypatch.delenv("CONVEYOR_ARTIFACTS", raising=False)
-    monkeypatch.chdir(tmp_path)
-    return CliRunner()
-
-
-def invoke(cli: CliRunner, *args: str) -> Result:
-    return cli.invoke(app, list(args), catch_exceptions=False)
 
 
 def run_id_of(result: Result) -> str:

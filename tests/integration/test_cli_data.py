@@ -11,13 +11,14 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from click.testing import CliRunner, Result
+from click.testing import CliRunner
 
 from conveyor.cli import app
 from conveyor.core import load_settings
 from conveyor.engine import Workspace
 from conveyor.engine._datasets import register
 from conveyor.store import WriteBatch
+from tests._cli import invoke
 
 BEFORE = pd.DataFrame(
     {
@@ -33,19 +34,6 @@ AFTER = pd.DataFrame(
         "score": [0.1, 0.2, 0.3, 0.4, 0.5, 0.6],
     }
 ).astype({"age": "float32"})
-
-
-@pytest.fixture
-def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
-    monkeypatch.setenv("CONVEYOR_HOME", str(tmp_path / "home"))
-    monkeypatch.delenv("CONVEYOR_DB_URL", raising=False)
-    monkeypatch.delenv("CONVEYOR_ARTIFACTS", raising=False)
-    monkeypatch.chdir(tmp_path)
-    return CliRunner()
-
-
-def invoke(cli: CliRunner, *args: str) -> Result:
-    return cli.invoke(app, list(args), catch_exceptions=False)
 
 
 def lines_by_first_word(output: str) -> dict[str, str]:
