@@ -563,3 +563,49 @@ def test_a_table_output_is_cut_into_the_partitions_asked_for(settings: Settings)
     assert result.status == "succeeded"
     assert step_runs(settings, result).keys() >= {"double[0]", "double[1]", "double[2]"}
     assert output(result, "double")["b"].to_list() == [b * 2 for b in range(12)]
+
+
+# -- a dataset mapped twice -----------------------------------------------------------------
+
+
+@cv.step
+def column_sum(part: pl.DataFrame) -> pl.DataFrame:
+    return part.select(pl.col("b").sum())
+
+
+@cv.step
+def centred(part: pl.DataFrame, sums: cv.Dataset) -> pl.DataFrame:
+    mean = sums.to_polars()["b"].sum() / 12
+    return part.with_columns(pl.col("b") - mean)
+
+
+@cv.pipeline
+def fit_then_transform(path: str) -> None:
+    data = load(path)
+    cv.map(centred, data, cv.map(column_sum, data))
+
+
+def test_a_dataset_mapped_twice_is_parsed_once(
+    folder: Path, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from conveyor.data._files import FilePartition
+
+    parsed: list[str] = []
+    parse = FilePartition._parse_csv
+
+    def counted(self: FilePartition) -> pl.DataFrame:
+        parsed.append(self.url)
+        return parse(self)
+
+    monkeypatch.setattr(FilePartition, "_parse_csv", counted)
+    result = run(fit_then_transform, settings, path=str(folder))
+    assert result.status == "succeeded"
+    assert len(parsed) == 3  # three files, each parsed by the first map only
+    assert output(result, "centred")["b"].to_list() == [a * 10 - 55 for a in range(12)]
+    scratch = settings.home / "scratch"
+    assert not scratch.exists() or not any(scratch.iterdir())  # the copies went with the run
+
+
+def test_a_dataset_mapped_once_leaves_no_copy(folder: Path, settings: Settings) -> None:
+    assert run(doubled, settings, path=str(folder)).status == "succeeded"
+    assert not (settings.home / "scratch").exists()

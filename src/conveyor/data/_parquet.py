@@ -117,7 +117,8 @@ def load(type_name: str, data: bytes, meta: Mapping[str, object]) -> object:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    table = pq.read_table(pa.BufferReader(data))
+    # ParquetFile, not read_table: that sets up a whole dataset, 10 ms a call
+    table = pq.ParquetFile(pa.BufferReader(data)).read()
     if type_name == "pyarrow.Table":
         return table
     if type_name == "pandas.DataFrame":

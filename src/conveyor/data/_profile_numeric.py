@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
 _FINE_BINS: Final = 4096  # about this many fine bins per column, whatever the histogram's bins
 _INT_SPAN: Final = 1 << 16  # integers spanning at most this many values are counted per value
+_FEW: Final = 4096  # up to this many values, sorting them all is cheaper than any counting
 
 
 def numeric_stats(
@@ -33,6 +34,8 @@ def numeric_stats(
     finite values; None if there are none."""
     import numpy as np
 
+    if values.size <= _FEW:
+        return _sorted(values, lo, hi, bins)
     if values.dtype.kind in "iu":
         if int(hi) - int(lo) < _INT_SPAN:
             return _small_integers(values, int(lo), int(hi), bins)
@@ -44,6 +47,29 @@ def numeric_stats(
             return _interpolated(np.sort(values)[_ranks(values.size)], values.size), None
         lo, hi = float(finite.min()), float(finite.max())
     return _binned(values, lo, hi, bins)
+
+
+def _sorted(
+    values: npt.NDArray[Any], lo: float, hi: float, bins: int
+) -> tuple[Quantiles, Histogram | None]:
+    """Read off the sorted values: the quantiles by rank, the histogram by comparing each
+    value with the edges (infinities in the end bins, as in ``_binned``)."""
+    import numpy as np
+
+    ordered = np.sort(values)
+    quantiles = _interpolated(ordered[_ranks(ordered.size)], ordered.size)
+    lo, hi = float(lo), float(hi)
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        finite = ordered[np.isfinite(ordered)]
+        if not finite.size:
+            return quantiles, None
+        lo, hi = float(finite[0]), float(finite[-1])
+    if lo == hi:
+        lo, hi = lo - 0.5, hi + 0.5  # as numpy.histogram does
+    edges = np.array(bin_edges(lo, hi, bins))
+    bin_of = np.clip(np.searchsorted(edges, ordered, side="right") - 1, 0, bins - 1)
+    counts = np.bincount(bin_of, minlength=bins)
+    return quantiles, Histogram(lo, hi, tuple(int(c) for c in counts))
 
 
 def _small_integers(

@@ -34,6 +34,9 @@ BINS: Final = 20
 TOP: Final = 20
 MAX_VALUE_CHARS: Final = 100
 _MAX_THREADS: Final = 4
+# Below this many values, handing columns to threads costs more than it saves: every
+# hand-off waits for the GIL, up to its 5 ms switch interval.
+_VALUES_PER_THREAD: Final = 4_000_000
 # numpy dtypes the numeric pass reads as they are; any other numeric dtype is cast to float64.
 _NUMPY_NATIVE: Final = frozenset(
     {"int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64"}
@@ -181,7 +184,8 @@ def _numeric_pass(
         low, high = scalars[f"{i}:min"], scalars[f"{i}:max"]
         return i, numeric_stats(values.to_numpy(), low, high, bins)
 
-    threads = min(_MAX_THREADS, os.cpu_count() or 1, len(columns))
+    values = frame.height * len(columns)
+    threads = min(_MAX_THREADS, os.cpu_count() or 1, len(columns), values // _VALUES_PER_THREAD)
     if threads <= 1:
         return dict(map(one, columns))
     with ThreadPoolExecutor(threads) as pool:

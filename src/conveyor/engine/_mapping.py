@@ -7,15 +7,19 @@ the loop only dispatches to them.
 
 from __future__ import annotations
 
+import shutil
+from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from conveyor.authoring._map import wanted_kind
-from conveyor.core import MapOver, Node
+from conveyor.core import Graph, MapOver, Node, OutputRef, hash_parts
 from conveyor.core._errors import ConveyorError
 from conveyor.data import Dataset
 from conveyor.data._dataset import NAME as DATASET
+from conveyor.data._decoded import DecodedCopy, worth_keeping
 from conveyor.data._partitions import ArtifactPartition, Partition, convert
 from conveyor.engine import _keys
 from conveyor.engine._validation import wrap
@@ -120,3 +124,39 @@ def parts_dataset(
             store.put(record.inline)
         pieces.append(ArtifactPartition(store, record.id, record.rows))
     return Dataset(pieces, splittable=False)
+
+
+class DecodedCopies:
+    """The run's decoded copies of the text partitions that more than one mapped step reads
+    (see ``conveyor.data._decoded``): every reader but the last leaves a copy, the last only
+    reads them, and ``close`` deletes them all when the run ends."""
+
+    def __init__(self, graph: Graph, folder: Path) -> None:
+        self._readers = Counter(k for k in map(_source_of, graph.nodes.values()) if k)
+        self._started: Counter[tuple[str, int | None]] = Counter()
+        self._folder = folder
+
+    def wrap(self, node: Node, pieces: tuple[Partition, ...]) -> tuple[Partition, ...]:
+        source = _source_of(node)
+        if source is None or self._readers[source] < 2:
+            return pieces
+        self._started[source] += 1
+        keep = self._started[source] < self._readers[source]
+        where = self._folder / hash_parts([repr(source)])[:16]
+        return tuple(
+            DecodedCopy(p, str(where / f"{hash_parts([p.fingerprint()])[:32]}.arrow"), keep)
+            if worth_keeping(p)
+            else p
+            for p in pieces
+        )
+
+    def close(self) -> None:
+        shutil.rmtree(self._folder, ignore_errors=True)
+
+
+def _source_of(node: Node) -> tuple[str, int | None] | None:
+    """What a mapped step maps over, when it is another step's output; None otherwise."""
+    if node.map_over is None:
+        return None
+    value = dict(node.named_inputs())[node.map_over.input]
+    return (value.step, value.index) if isinstance(value, OutputRef) else None

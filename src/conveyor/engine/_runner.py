@@ -85,6 +85,7 @@ class _MapState:
 
     step: _Pending
     pieces: tuple[Partition, ...]
+    call: _mapping.PartitionCall  # one object for all partitions: pickled once
     results: list[ArtifactRecord | None] = field(default_factory=list)
     outstanding: int = 0
     executed: int = 0
@@ -156,6 +157,9 @@ class Runner:
         self._retries: list[tuple[float, str]] = []
         self._retrying: dict[str, _Pending] = {}
         self._done: queue.SimpleQueue[tuple[str, Future[Outcome]]] = queue.SimpleQueue()
+        self._decoded = _mapping.DecodedCopies(
+            selected, self._ws.settings.home / "scratch" / self._run_id
+        )
         ready = [name for name in order if not self._missing[name]]
         status = "failed"
         try:
@@ -167,6 +171,7 @@ class Runner:
             partitions = self._partition_executor
             if partitions is not None and partitions is not self._executor:
                 partitions.shutdown()
+            self._decoded.close()
             try:
                 self._recorder.close()
             finally:
@@ -358,12 +363,14 @@ class Runner:
             value = self._input_value(node, over.input)
             dataset = _mapping.as_dataset(value, node.name, over.partitions)
             pieces = dataset.split(over.partitions).partitions
+            if getattr(self._partitions(), "local", False):  # its workers see this disk
+                pieces = self._decoded.wrap(node, pieces)
         except Exception as exc:  # an unreadable source fails this step, like a step's error
             pending = _Pending(node, key, parts, reason, inputs, input_records, _now())
             self._step_failed(pending, f"{type(exc).__name__}: {exc}", None, ready)
             return
         step = _Pending(node, key, parts, reason, inputs, input_records, _now())
-        state = _MapState(step, pieces)
+        state = _MapState(step, pieces, _mapping.partition_call(node))
         self._hooks.emit(StepStarted(self._run_id, node.name, 1))
         for index, piece in enumerate(pieces):
             own = _mapping.partition_key_parts(parts, over, piece)
@@ -416,7 +423,7 @@ class Runner:
 
         return Task(
             step=pending.name,
-            fn=_mapping.partition_call(node),
+            fn=state.call,
             args=tuple(arg(f"arg{i}", v) for i, v in enumerate(node.args)),
             kwargs=tuple((k, arg(k, v)) for k, v in node.kwargs),
             n_outputs=None,
