@@ -4,8 +4,11 @@ uses the default worker processes."""
 
 from __future__ import annotations
 
+import itertools
 import os
 import threading
+import time
+from datetime import timedelta
 from pathlib import Path
 
 import pandas as pd
@@ -609,3 +612,27 @@ def test_a_dataset_mapped_twice_is_parsed_once(
 def test_a_dataset_mapped_once_leaves_no_copy(folder: Path, settings: Settings) -> None:
     assert run(doubled, settings, path=str(folder)).status == "succeeded"
     assert not (settings.home / "scratch").exists()
+
+
+@cv.step
+def slow_copy(part: pl.DataFrame) -> pl.DataFrame:
+    time.sleep(0.05)
+    return part
+
+
+@cv.pipeline
+def slowly(path: str) -> None:
+    cv.map(slow_copy, cv.read_csv(path))
+
+
+def test_a_queued_partition_starts_when_a_worker_takes_it(folder: Path, settings: Settings) -> None:
+    result = slowly.run(settings=settings, executor="threads", workers=1, path=str(folder))
+    assert result.status == "succeeded"
+    with Workspace.open(settings) as ws:
+        runs = {r.step: r for r in ws.metadata.step_runs(result.id)}
+    spans = [
+        (runs[f"slow_copy[{i}]"].started_at, runs[f"slow_copy[{i}]"].finished_at) for i in range(3)
+    ]
+    spans.sort()
+    for (_, finished), (started, _) in itertools.pairwise(spans):
+        assert started >= finished - timedelta(milliseconds=5)  # one worker: one after another

@@ -16,7 +16,7 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from conveyor.core import (
     Gather,
@@ -695,13 +695,19 @@ class Runner:
             error = (
                 f"{errors[-1]} (after {len(errors)} attempts; earlier: {'; '.join(errors[:-1])})"
             )
+        finished = _now()
+        started = pending.started_at
+        if outcome is not None and pending.attempt == 1:
+            # a step queued behind others (the partitions of a map) started when a worker
+            # took it, not when it was submitted
+            started = max(started, finished - timedelta(seconds=outcome.wall))
         return StepRunRecord(
             id=new_id("step"),
             run_id=self._run_id,
             step=pending.name,
             status=status,  # type: ignore[arg-type]
-            started_at=pending.started_at,
-            finished_at=_now(),
+            started_at=started,
+            finished_at=finished,
             cache_key=pending.key,
             key_parts=pending.parts,
             reason=pending.reason,
