@@ -588,19 +588,25 @@ def fit_then_transform(path: str) -> None:
     cv.map(centred, data, cv.map(column_sum, data))
 
 
-def test_a_dataset_mapped_twice_is_parsed_once(
-    folder: Path, settings: Settings, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.fixture
+def parsed(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The CSV files parsed during the test, once per parse (threads: the test's process)."""
     from conveyor.data._files import FilePartition
 
-    parsed: list[str] = []
+    files: list[str] = []
     parse = FilePartition._parse_csv
 
     def counted(self: FilePartition) -> pl.DataFrame:
-        parsed.append(self.url)
+        files.append(self.url)
         return parse(self)
 
     monkeypatch.setattr(FilePartition, "_parse_csv", counted)
+    return files
+
+
+def test_a_dataset_mapped_twice_is_parsed_once(
+    folder: Path, settings: Settings, parsed: list[str]
+) -> None:
     result = run(fit_then_transform, settings, path=str(folder))
     assert result.status == "succeeded"
     assert len(parsed) == 3  # three files, each parsed by the first map only
@@ -636,3 +642,18 @@ def test_a_queued_partition_starts_when_a_worker_takes_it(folder: Path, settings
     spans.sort()
     for (_, finished), (started, _) in itertools.pairwise(spans):
         assert started >= finished - timedelta(milliseconds=5)  # one worker: one after another
+
+
+@cv.pipeline
+def fit_then_transform_in_the_body(path: str) -> None:
+    data = cv.read_csv(path)
+    cv.map(centred, data, cv.map(column_sum, data))
+
+
+def test_a_dataset_made_in_the_body_and_mapped_twice_is_parsed_once(
+    folder: Path, settings: Settings, parsed: list[str]
+) -> None:
+    result = run(fit_then_transform_in_the_body, settings, path=str(folder))
+    assert result.status == "succeeded"
+    assert len(parsed) == 3
+    assert output(result, "centred")["b"].to_list() == [a * 10 - 55 for a in range(12)]

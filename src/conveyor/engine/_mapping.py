@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from conveyor.authoring._map import wanted_kind
-from conveyor.core import Graph, MapOver, Node, OutputRef, hash_parts
+from conveyor.core import Graph, Literal, MapOver, Node, OutputRef, hash_parts
 from conveyor.core._errors import ConveyorError
 from conveyor.data import Dataset
 from conveyor.data._dataset import NAME as DATASET
@@ -155,8 +155,13 @@ class DecodedCopies:
 
 
 def _source_of(node: Node) -> tuple[str, int | None] | None:
-    """What a mapped step maps over, when it is another step's output; None otherwise."""
+    """What a mapped step maps over: another step's output, or a dataset made in the pipeline
+    body (the same object passed to several maps); None for anything else."""
     if node.map_over is None:
         return None
     value = dict(node.named_inputs())[node.map_over.input]
-    return (value.step, value.index) if isinstance(value, OutputRef) else None
+    if isinstance(value, OutputRef):
+        return value.step, value.index
+    if isinstance(value, Literal) and isinstance(value.value, Dataset):
+        return "", id(value.value)  # the graph holds the dataset: its id is not reused
+    return None
