@@ -657,3 +657,24 @@ def test_a_dataset_made_in_the_body_and_mapped_twice_is_parsed_once(
     assert result.status == "succeeded"
     assert len(parsed) == 3
     assert output(result, "centred")["b"].to_list() == [a * 10 - 55 for a in range(12)]
+
+
+@cv.step(timeout=1.0)
+def patient(part: pl.DataFrame) -> pl.DataFrame:
+    time.sleep(0.4)
+    return part
+
+
+@cv.pipeline
+def patiently(path: str) -> None:
+    cv.map(patient, cv.read_csv(path))
+
+
+def test_a_partition_timeout_counts_from_its_start_not_its_queueing(
+    folder: Path, settings: Settings
+) -> None:
+    # one worker, three partitions of 0.4 s: the last starts at 0.8 s and ends at 1.2 s, past
+    # the 1 s timeout if that counted from when the map began
+    result = patiently.run(settings=settings, executor="threads", workers=1, path=str(folder))
+    assert result.status == "succeeded", result.step("patient").error
+    assert output(result, "patient").height == 12

@@ -7,6 +7,7 @@ The loop runs on the caller's thread; attempts run on the executor. Key computat
 
 from __future__ import annotations
 
+import collections
 import functools
 import heapq
 import os
@@ -87,7 +88,9 @@ class _MapState:
     pieces: tuple[Partition, ...]
     call: _mapping.PartitionCall  # one object for all partitions: pickled once
     results: list[ArtifactRecord | None] = field(default_factory=list)
-    outstanding: int = 0
+    outstanding: int = 0  # partitions to run that have not finished
+    waiting: collections.deque[_Pending] = field(default_factory=collections.deque)
+    in_flight: int = 0  # submitted and not finished (a retry keeps its place)
     executed: int = 0
     failed: bool = False
     wall: float = 0.0
@@ -386,7 +389,8 @@ class Runner:
             pending = _Pending(node, own_key, own, own_reason, (), (), _now())
             pending.map_state, pending.index = state, index
             state.outstanding += 1
-            self._submit(pending)
+            state.waiting.append(pending)
+        self._feed(state)
         if not state.outstanding:
             self._map_finished(state, ready)
 
@@ -440,6 +444,7 @@ class Runner:
             self._partition_failed(pending, outcome.error or "failed", outcome, ready)
             return
         state.outstanding -= 1
+        state.in_flight -= 1
         state.executed += 1
         state.results[pending.index] = outcome.outputs[0]
         state.wall += outcome.wall
@@ -453,6 +458,8 @@ class Runner:
             self._recorder.record(record, outcome.outputs)
         if not state.outstanding and not state.failed:
             self._map_finished(state, ready)
+        else:
+            self._feed(state)
 
     def _partition_failed(
         self, pending: _Pending, error: str, outcome: Outcome | None, ready: list[str]
@@ -463,9 +470,11 @@ class Runner:
         if not state.failed and self._retry(pending):
             return
         state.outstanding -= 1
+        state.in_flight -= 1
         if state.failed:
             return  # the step already failed on another partition
         state.failed = True
+        state.waiting.clear()  # never started: nothing to cancel
         piece = state.pieces[pending.index]
         error = f"{error} (partition {pending.index}: {piece.source})"
         for name, other in list(self._running.items()):
@@ -477,6 +486,14 @@ class Runner:
         self._recorder.record(record)
         self._finish(state.step.node.name, record, ready)
         self._skip_downstream(state.step.node.name)
+
+    def _feed(self, state: _MapState) -> None:
+        """Submit waiting partitions while the executor has an idle worker for them: a
+        partition is submitted when it can start, so its timeout counts from its start."""
+        capacity = getattr(self._partitions(), "workers", None) or len(state.waiting)
+        while state.waiting and state.in_flight < capacity:
+            state.in_flight += 1
+            self._submit(state.waiting.popleft())
 
     def _map_finished(self, state: _MapState, ready: list[str]) -> None:
         values = self._ws.values
