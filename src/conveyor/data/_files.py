@@ -210,10 +210,13 @@ class FilePartition:
             position = f.tell()
             if position >= end:
                 return b""
-            data = f.read(end - position)
-            if data and not data.endswith(b"\n"):
-                data += f.readline()  # the last line starting in the range, to its end
-            return data
+            # The last line starting in the range runs to its end: find where that is first,
+            # then read once (appending the tail would copy the whole range again).
+            f.seek(end - 1)
+            f.readline()
+            stop = f.tell()
+            f.seek(position)
+            return f.read(stop - position)
 
     def _read_json(self) -> pa.Table:
         import polars as pl
