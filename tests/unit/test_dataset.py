@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+from collections.abc import Generator
 from pathlib import Path
 
 import pandas as pd
@@ -15,10 +16,10 @@ import pyarrow.parquet as pq
 import pytest
 
 import conveyor as cv
-from conveyor.core._errors import ConveyorError
+from conveyor.core._errors import ConveyorError, DataSourceError
 from conveyor.data import load, materialize
 from conveyor.data._dataset import persist
-from conveyor.data._partitions import ArtifactPartition, TablePartition
+from conveyor.data._partitions import ArtifactPartition, StreamedPartition, TablePartition
 from conveyor.testing import MemoryArtifactStore
 
 
@@ -241,6 +242,55 @@ def test_a_mapped_fingerprint_tells_functions_apart(three_parts: cv.Dataset) -> 
     by_two = three_parts.map_partitions(lambda f: f * 2).fingerprint()
     assert by_two != three_parts.map_partitions(lambda f: f * 3).fingerprint()
     assert by_two != three_parts.map_partitions(lambda f: f * 2, as_="pandas").fingerprint()
+
+
+def test_partitions_whose_types_cannot_be_joined_fail_naming_the_dataset(tmp_path: Path) -> None:
+    pq.write_table(pa.table({"x": [1, 2]}), tmp_path / "a.parquet")
+    pq.write_table(pa.table({"x": [[1], [2]]}), tmp_path / "b.parquet")  # a list: no common type
+    ds = cv.read_parquet(str(tmp_path))
+    for read in (ds.to_arrow, ds.head):
+        with pytest.raises(
+            DataSourceError, match=r"the partitions of Dataset.* do not fit"
+        ) as info:
+            read()
+        assert str(info.value.details["source"]).endswith("a.parquet")
+
+
+def test_types_are_widened_where_partitions_differ(tmp_path: Path) -> None:
+    pq.write_table(pa.table({"x": pa.array([None, None], pa.null())}), tmp_path / "a.parquet")
+    pq.write_table(pa.table({"x": [1.5, 2.5]}), tmp_path / "b.parquet")
+    table = cv.read_parquet(str(tmp_path)).to_arrow()
+    assert table.schema.field("x").type == pa.float64()
+    assert table.column("x").to_pylist() == [None, None, 1.5, 2.5]
+
+
+class Chunks(StreamedPartition):
+    """Tables handed over as a query's chunks would be."""
+
+    __slots__ = ("tables",)
+    hint = "; cast it"
+
+    def __init__(self, *tables: pa.Table) -> None:
+        self.tables = tables
+
+    @property
+    def source(self) -> str:
+        return "chunks under test"
+
+    def iter_tables(self) -> Generator[pa.Table, None, None]:
+        yield from self.tables
+
+
+def test_a_streamed_partition_joins_its_chunks_and_names_them_when_they_do_not_fit() -> None:
+    joined = Chunks(pa.table({"x": [1]}), pa.table({"x": [2, 3]})).read()
+    assert joined.column("x").to_pylist() == [1, 2, 3]
+    bad = Chunks(pa.table({"x": [1]}), pa.table({"x": [[2]]}))
+    with pytest.raises(
+        DataSourceError, match=r"the chunks of chunks under test do not fit .*; cast it$"
+    ):
+        bad.read()
+    assert bad.schema() == pa.schema([("x", pa.int64())])  # the first chunk only
+    assert bad.num_rows is None and bad.describe() is None
 
 
 # -- in-memory tables ------------------------------------------------------------------------

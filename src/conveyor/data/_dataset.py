@@ -27,6 +27,7 @@ from conveyor.data._partitions import (
     MappedPartition,
     Partition,
     TablePartition,
+    concat,
     from_description,
 )
 
@@ -115,18 +116,11 @@ class Dataset:
                 yield part.read()
 
     def to_arrow(self) -> pa.Table:
-        import pyarrow as pa
 
         tables = list(self.iter_tables())
         if not tables:
             return self.schema.empty_table()
-        try:
-            return pa.concat_tables(tables, promote_options="permissive")
-        except pa.ArrowException as exc:
-            raise DataSourceError(
-                f"the partitions of {self!r} do not fit together: {exc}",
-                source=self._parts[0].source,
-            ) from exc
+        return concat(tables, f"the partitions of {self!r}", self._parts[0].source)
 
     def to_polars(self) -> pl.DataFrame:
         import polars as pl
@@ -152,7 +146,6 @@ class Dataset:
         """The first ``n`` rows as a polars DataFrame (``.to_pandas()`` for pandas), reading
         only the partitions they come from."""
         import polars as pl
-        import pyarrow as pa
 
         tables: list[pa.Table] = []
         remaining = n
@@ -164,7 +157,7 @@ class Dataset:
             remaining -= table.num_rows
         if not tables:
             return pl.DataFrame()
-        return pl.from_arrow(pa.concat_tables(tables, promote_options="permissive"))  # type: ignore[return-value]
+        return pl_from_arrow(concat(tables, f"the partitions of {self!r}", self._parts[0].source))
 
     # -- deriving --------------------------------------------------------------------------
 

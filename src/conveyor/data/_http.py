@@ -15,11 +15,12 @@ import time
 import urllib.parse
 from collections.abc import Generator, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from conveyor.core._errors import ConveyorError, DataSourceError
 from conveyor.core._hashing import hash_parts
 from conveyor.data._dataset import Dataset
+from conveyor.data._partitions import StreamedPartition
 
 if TYPE_CHECKING:
     import urllib.error
@@ -100,7 +101,7 @@ def read_http(
 
 
 @dataclass(frozen=True, slots=True)
-class HttpPartition:
+class HttpPartition(StreamedPartition):
     """The pages of a JSON API from ``url`` on, fetched each time they are asked for.
 
     ``token`` makes the fingerprint unique to this partition unless ``version`` is given.
@@ -115,14 +116,11 @@ class HttpPartition:
     backoff: float = 0.5
     version: str | None = None
     token: str = field(default_factory=lambda: secrets.token_hex(16), repr=False)
+    pieces: ClassVar[str] = "pages"
 
     @property
     def source(self) -> str:
         return f"http: {_shown(self.url)}"
-
-    @property
-    def num_rows(self) -> None:
-        return None
 
     def fingerprint(self) -> str:
         identity = self.token if self.version is None else f"version {self.version}"
@@ -157,31 +155,6 @@ class HttpPartition:
             url, previous = following, url
         if empty:
             yield pa.table({})
-
-    def read(self) -> pa.Table:
-        import pyarrow as pa
-
-        tables = list(self.iter_tables())
-        if len(tables) == 1:
-            return tables[0]
-        try:
-            return pa.concat_tables(tables, promote_options="permissive")
-        except pa.ArrowException as exc:
-            raise DataSourceError(
-                f"the pages of {self.source} have fields whose types do not fit together: {exc}",
-                source=self.source,
-            ) from exc
-
-    def schema(self) -> pa.Schema:
-        """The first page's fields and types (pages are fetched up to the first with records)."""
-        pages = self.iter_tables()
-        try:
-            return next(pages).schema
-        finally:
-            pages.close()
-
-    def describe(self) -> None:
-        return None  # an API's answer exists only now: returning it from a step stores it
 
     # -- one page --------------------------------------------------------------------------
 

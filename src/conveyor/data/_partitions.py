@@ -9,9 +9,9 @@ where it is (``describe``). Files live in ``_files``; stored and derived pieces 
 from __future__ import annotations
 
 import types
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 
 from conveyor.core._errors import ConveyorError, DataSourceError
 from conveyor.core._hashing import hash_parts
@@ -50,6 +50,56 @@ class Partition(Protocol):
         """A JSON description to read the same rows again later, or None when they exist only
         now (a query, an API, a computation) and must be copied into the artifact store."""
         ...
+
+
+def concat(tables: Sequence[pa.Table], what: str, source: str, hint: str = "") -> pa.Table:
+    """The tables as one, a column's type widened where they differ (null in one, int64 in
+    another…). Raises DataSourceError "<what> do not fit together: <why><hint>" when no type
+    holds them."""
+    import pyarrow as pa
+
+    if len(tables) == 1:
+        return tables[0]
+    try:
+        return pa.concat_tables(tables, promote_options="permissive")
+    except pa.ArrowException as exc:
+        raise DataSourceError(f"{what} do not fit together: {exc}{hint}", source=source) from exc
+
+
+class StreamedPartition:
+    """What the partitions whose rows exist only while they are read (a query's result, an
+    API's pages) share: the rows come as a stream of Arrow tables from ``iter_tables``; the
+    count is unknown until then, and returning them from a step stores them."""
+
+    __slots__ = ()
+    pieces: ClassVar[str] = "chunks"  # what the stream's tables are called in messages
+    hint: ClassVar[str] = ""  # what to do when they do not fit together
+
+    @property
+    def source(self) -> str:
+        raise NotImplementedError
+
+    @property
+    def num_rows(self) -> None:
+        return None
+
+    def iter_tables(self) -> Generator[pa.Table, None, None]:
+        raise NotImplementedError
+
+    def read(self) -> pa.Table:
+        tables = list(self.iter_tables())
+        return concat(tables, f"the {self.pieces} of {self.source}", self.source, self.hint)
+
+    def schema(self) -> pa.Schema:
+        """The first table's columns and types: only as much of the stream as that takes."""
+        tables = self.iter_tables()
+        try:
+            return next(tables).schema
+        finally:
+            tables.close()  # ends the query, or stops fetching pages
+
+    def describe(self) -> None:
+        return None
 
 
 @dataclass(frozen=True, slots=True)

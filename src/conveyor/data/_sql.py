@@ -12,11 +12,12 @@ from __future__ import annotations
 import secrets
 from collections.abc import Generator, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from conveyor.core._errors import ConveyorError, DataSourceError
 from conveyor.core._hashing import hash_parts
 from conveyor.data._dataset import Dataset
+from conveyor.data._partitions import StreamedPartition
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -77,7 +78,7 @@ def read_sql(
 
 
 @dataclass(frozen=True, slots=True)
-class SqlPartition:
+class SqlPartition(StreamedPartition):
     """A query's result, read from the database each time it is asked for.
 
     Holds strings, never an engine or a connection, so it pickles to a worker process.
@@ -91,14 +92,11 @@ class SqlPartition:
     params: tuple[tuple[str, Any], ...] = ()
     version: str | None = None
     token: str = field(default_factory=lambda: secrets.token_hex(16), repr=False)
+    hint: ClassVar[str] = "; CAST the column in the query"
 
     @property
     def source(self) -> str:
         return f"sql: {_shorten(self.query)} on {self.shown_url}"
-
-    @property
-    def num_rows(self) -> None:
-        return None
 
     def fingerprint(self) -> str:
         identity = self.token if self.version is None else f"version {self.version}"
@@ -123,32 +121,6 @@ class SqlPartition:
                     yield converter.table(rows)
         finally:
             engine.dispose()
-
-    def read(self) -> pa.Table:
-        import pyarrow as pa
-
-        tables = list(self.iter_tables())
-        if len(tables) == 1:
-            return tables[0]
-        try:
-            return pa.concat_tables(tables, promote_options="permissive")
-        except pa.ArrowException as exc:
-            raise DataSourceError(
-                f"the chunks of {self.source} have types that do not fit together: {exc}; "
-                "CAST the column in the query",
-                source=self.source,
-            ) from exc
-
-    def schema(self) -> pa.Schema:
-        """The first chunk's columns and types (the query runs; only one chunk is read)."""
-        chunks = self.iter_tables()
-        try:
-            return next(chunks).schema
-        finally:
-            chunks.close()  # ends the query and gives the connection back
-
-    def describe(self) -> None:
-        return None  # a query's result exists only now: returning it from a step stores it
 
     # -- talking to the database -----------------------------------------------------------
 
