@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from conveyor.core._errors import ConveyorError, DataSourceError
 from conveyor.core._hashing import hash_parts
 from conveyor.data._base import Materialized
-from conveyor.data._files import FilePartition, local_path, pl_from_arrow
+from conveyor.data._files import FilePartition, local_path, replaced_atomically
 from conveyor.data._partitions import (
     TABLE_KINDS,
     ArtifactPartition,
@@ -29,6 +29,8 @@ from conveyor.data._partitions import (
     TablePartition,
     concat,
     from_description,
+    pl_from_arrow,
+    read_polars,
 )
 
 if TYPE_CHECKING:
@@ -125,7 +127,7 @@ class Dataset:
     def to_polars(self) -> pl.DataFrame:
         import polars as pl
 
-        frames = [_polars_of(part) for part in self._parts]
+        frames = [read_polars(part) for part in self._parts]
         if len(frames) == 1:
             return frames[0]
         if not frames:
@@ -207,13 +209,8 @@ class Dataset:
             os.makedirs(local, exist_ok=True)
             for i, table in enumerate(self.iter_tables()):
                 target = os.path.join(local, f"part-{i:05d}.parquet")
-                tmp = f"{target}.{os.getpid()}.tmp"
-                try:
+                with replaced_atomically(target) as tmp:
                     pq.write_table(table, tmp, compression="zstd")
-                    os.replace(tmp, target)
-                finally:
-                    if os.path.exists(tmp):
-                        os.unlink(tmp)
                 written.append(target)
             if written:
                 stale = {os.path.join(local, n) for n in os.listdir(local) if _PART.fullmatch(n)}
@@ -258,14 +255,6 @@ class Dataset:
                 version=str(manifest.get("version")),
             )
         return cls((from_description(d, store) for d in manifest["partitions"]), splittable=True)
-
-
-def _polars_of(part: Partition) -> pl.DataFrame:
-    read_polars = getattr(part, "read_polars", None)
-    if read_polars is not None:
-        frame: pl.DataFrame = read_polars()
-        return frame
-    return pl_from_arrow(part.read())
 
 
 def _split_one(part: Partition, chunk: int) -> list[Partition]:

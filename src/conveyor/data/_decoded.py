@@ -15,8 +15,8 @@ import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from conveyor.data._files import FilePartition, pl_from_arrow
-from conveyor.data._partitions import Partition
+from conveyor.data._files import FilePartition, replaced_atomically
+from conveyor.data._partitions import Partition, pl_from_arrow, read_polars
 
 if TYPE_CHECKING:
     import polars as pl
@@ -72,10 +72,7 @@ class DecodedCopy:
         table = self._copy()
         if table is not None:
             return pl_from_arrow(table)
-        read_polars = getattr(self.inner, "read_polars", None)
-        frame: pl.DataFrame = (
-            read_polars() if read_polars is not None else pl_from_arrow(self.inner.read())
-        )
+        frame = read_polars(self.inner)
         self._keep(frame)
         return frame
 
@@ -98,16 +95,13 @@ class DecodedCopy:
             return
         import pyarrow as pa
 
-        tmp = f"{self.path}.{os.getpid()}.tmp"
-        try:
+        # If the copy cannot be written (a full disk, say), only the shortcut is lost: later
+        # readers parse the source.
+        with contextlib.suppress(OSError):
             os.makedirs(os.path.dirname(self.path), exist_ok=True)
-            if isinstance(rows, pa.Table):
-                with pa.OSFile(tmp, "wb") as sink, pa.ipc.new_file(sink, rows.schema) as writer:
-                    writer.write_table(rows)
-            else:  # polars writes its own string layout, which it maps back without a copy
-                rows.write_ipc(tmp, compression="uncompressed")
-            os.replace(tmp, self.path)  # readers never see half a copy
-        except OSError:
-            # Only a shortcut is lost (a full disk, say): later readers parse the source.
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
+            with replaced_atomically(self.path) as tmp:
+                if isinstance(rows, pa.Table):
+                    with pa.OSFile(tmp, "wb") as sink, pa.ipc.new_file(sink, rows.schema) as out:
+                        out.write_table(rows)
+                else:  # polars writes its own string layout, which it maps back without a copy
+                    rows.write_ipc(tmp, compression="uncompressed")

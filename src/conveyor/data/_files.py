@@ -13,13 +13,15 @@ import base64
 import io
 import json
 import os
+import secrets
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from typing import IO, TYPE_CHECKING, Any
 
 from conveyor.core._errors import DataSourceError
 from conveyor.core._hashing import hash_parts
+from conveyor.data._partitions import pl_from_arrow
 
 if TYPE_CHECKING:
     import polars as pl
@@ -238,12 +240,18 @@ class FilePartition:
         return io.BufferedReader(raw, buffer_size=1 << 20)
 
 
-def pl_from_arrow(table: pa.Table) -> pl.DataFrame:
-    import polars as pl
-
-    frame = pl.from_arrow(table)
-    assert isinstance(frame, pl.DataFrame)
-    return frame
+@contextmanager
+def replaced_atomically(target: str) -> Iterator[str]:
+    """A temporary path beside ``target`` to write to; renamed over ``target`` when the block
+    ends, removed if it raises. Readers never see half a file."""
+    tmp = f"{target}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
+    try:
+        yield tmp
+        os.replace(tmp, target)
+    except BaseException:
+        with suppress(OSError):
+            os.unlink(tmp)
+        raise
 
 
 def open_binary(url: str) -> IO[bytes]:

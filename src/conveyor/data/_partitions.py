@@ -17,6 +17,7 @@ from conveyor.core._errors import ConveyorError, DataSourceError
 from conveyor.core._hashing import hash_parts
 
 if TYPE_CHECKING:
+    import polars as pl
     import pyarrow as pa
 
     from conveyor.store import ArtifactStore
@@ -228,9 +229,25 @@ def convert(table: pa.Table, as_: str) -> object:
         return table
     if as_ == "pandas":
         return table.to_pandas()
+    return pl_from_arrow(table)
+
+
+def pl_from_arrow(table: pa.Table) -> pl.DataFrame:
     import polars as pl
 
-    return pl.from_arrow(table)
+    frame = pl.from_arrow(table)
+    assert isinstance(frame, pl.DataFrame)
+    return frame
+
+
+def read_polars(part: Partition) -> pl.DataFrame:
+    """The partition's rows as polars: parsed straight into polars where the partition can
+    (CSV), else through Arrow."""
+    own = getattr(part, "read_polars", None)
+    if own is not None:
+        frame: pl.DataFrame = own()
+        return frame
+    return pl_from_arrow(part.read())
 
 
 TABLE_KINDS = ("polars", "pandas", "arrow")

@@ -144,7 +144,7 @@ class DecodedCopies:
         keep = self._started[source] < self._readers[source]
         where = self._folder / hash_parts([repr(source)])[:16]
         return tuple(
-            DecodedCopy(p, str(where / f"{hash_parts([p.fingerprint()])[:32]}.arrow"), keep)
+            DecodedCopy(p, str(where / f"{p.fingerprint()}.arrow"), keep)  # a hex digest
             if worth_keeping(p)
             else p
             for p in pieces
