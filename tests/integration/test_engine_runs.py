@@ -6,6 +6,7 @@ import logging
 import threading
 import time
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pandas as pd
@@ -248,6 +249,26 @@ def test_a_step_over_its_timeout_fails(ws: Workspace) -> None:
     assert result.status == "failed"
     assert "StepTimeout" in (result.step("stuck").error or "")
     assert time.monotonic() - started < 5
+
+
+def test_a_step_waiting_for_a_worker_is_not_timed_out_for_the_wait(ws: Workspace) -> None:
+    @cv.step(timeout=1.0)
+    def patient(i: int) -> int:
+        time.sleep(0.4)
+        return i
+
+    @cv.pipeline
+    def three_at_once() -> None:
+        for i in range(3):
+            patient.with_options(name=f"patient_{i}")(i)
+
+    # one worker: the last step starts at 0.8 s and ends at 1.2 s, past its 1 s timeout if
+    # that counted from when the three became ready
+    values = three_at_once.params({})
+    result = Runner(ws, ThreadExecutor(1)).run(three_at_once.build(**values), values)
+    assert result.status == "succeeded", [s.error for s in result.steps]
+    starts = sorted(s.started_at for s in ws.metadata.step_runs(result.id))
+    assert starts[2] - starts[0] >= timedelta(seconds=0.75)  # each started when it could run
 
 
 @cv.step

@@ -89,8 +89,6 @@ class _MapState:
     call: _mapping.PartitionCall  # one object for all partitions: pickled once
     results: list[ArtifactRecord | None] = field(default_factory=list)
     outstanding: int = 0  # partitions to run that have not finished
-    waiting: collections.deque[_Pending] = field(default_factory=collections.deque)
-    in_flight: int = 0  # submitted and not finished (a retry keeps its place)
     executed: int = 0
     failed: bool = False
     wall: float = 0.0
@@ -100,6 +98,23 @@ class _MapState:
 
     def __post_init__(self) -> None:
         self.results = [None] * len(self.pieces)
+
+
+@dataclass
+class _Slots:
+    """An executor's workers as the runner hands them out. An attempt waits here until a
+    worker is free, not in the executor's queue, so that its timeout and its recorded start
+    count from when it can run. Executors that do not say how many workers they have
+    (``workers``) take every attempt at once."""
+
+    executor: Executor
+    busy: int = 0  # attempts submitted whose futures have not completed
+    waiting: collections.deque[_Pending] = field(default_factory=collections.deque)
+
+    @property
+    def free(self) -> bool:
+        workers: int | None = getattr(self.executor, "workers", None)
+        return workers is None or self.busy < workers
 
 
 class Runner:
@@ -159,7 +174,11 @@ class Runner:
         self._running: dict[str, _Pending] = {}
         self._retries: list[tuple[float, str]] = []
         self._retrying: dict[str, _Pending] = {}
-        self._done: queue.SimpleQueue[tuple[str, Future[Outcome]]] = queue.SimpleQueue()
+        self._done: queue.SimpleQueue[tuple[str, _Slots | None, Future[Outcome]]] = (
+            queue.SimpleQueue()
+        )
+        self._step_slots = _Slots(self._executor)
+        self._partition_slots: _Slots | None = None
         self._decoded = _mapping.DecodedCopies(
             selected, self._ws.settings.home / "scratch" / self._run_id
         )
@@ -200,16 +219,17 @@ class Runner:
         while True:
             while ready:
                 self._start(ready.pop(0), ready)
-            if not self._running and not self._retries:
+            if not self._running and not self._retries and not self._queued():
                 return
             wait = self._next_wakeup()
             try:
-                name, future = self._done.get(timeout=wait)
+                name, slots, future = self._done.get(timeout=wait)
             except queue.Empty:
                 self._expire(ready)
                 continue
             pending = self._running.get(name)
             if pending is None or pending.future is not future:
+                self._free(slots)
                 continue  # a timed-out attempt finishing late: already failed
             del self._running[name]
             outcome = _outcome_of(name, future)
@@ -219,7 +239,23 @@ class Runner:
                 self._succeeded(pending, outcome, ready)
             else:
                 self._attempt_failed(pending, outcome.error or "failed", outcome, ready)
+            self._free(slots)
             self._expire(ready)
+
+    def _queued(self) -> bool:
+        """Whether an attempt waits for a worker. It may wait on a timed-out attempt, which
+        has left ``_running`` but keeps its worker until it returns."""
+        slots = (self._step_slots, self._partition_slots)
+        return any(s is not None and s.waiting for s in slots)
+
+    def _free(self, slots: _Slots | None) -> None:
+        """A worker of ``slots`` is free again: start the next attempt waiting for one."""
+        if slots is None:
+            return  # an attempt run on the loop's own thread
+        slots.busy -= 1
+        while slots.waiting and slots.free:
+            slots.busy += 1
+            self._launch(slots.waiting.popleft(), slots)
 
     def _next_wakeup(self) -> float | None:
         times = [p.deadline for p in self._running.values() if p.deadline is not None]
@@ -261,7 +297,7 @@ class Runner:
         # Alone (nothing else ready, running or waiting to retry) and without a timeout, a step
         # may run on this thread: nothing else can start before it ends, and two thread
         # switches per step are most of the engine's cost on a chain of quick steps.
-        alone = not ready and not self._running and not self._retries
+        alone = not ready and not self._running and not self._retries and not self._queued()
         self._submit(
             pending, inline=alone and self._executor.in_process and node.spec.timeout is None
         )
@@ -286,6 +322,25 @@ class Runner:
         return None
 
     def _submit(self, pending: _Pending, inline: bool = False) -> None:
+        if inline:
+            self._launch(pending, None)
+            return
+        slots = self._step_slots if pending.map_state is None else self._slots_for_partitions()
+        if slots.free:
+            slots.busy += 1
+            self._launch(pending, slots)
+        else:
+            slots.waiting.append(pending)
+
+    def _slots_for_partitions(self) -> _Slots:
+        if self._partition_slots is None:
+            executor = self._partitions()
+            same = executor is self._executor
+            self._partition_slots = self._step_slots if same else _Slots(executor)
+        return self._partition_slots
+
+    def _launch(self, pending: _Pending, slots: _Slots | None) -> None:
+        """Start the attempt: on ``slots``' executor, or on this thread when None."""
         node = pending.node
         spec = node.spec
         name = pending.name
@@ -308,17 +363,17 @@ class Runner:
         self._hooks.emit(StepStarted(self._run_id, name, pending.attempt))
         if spec.timeout is not None:
             pending.deadline = time.monotonic() + spec.timeout
-        if inline:
+        if slots is None:
             future: Future[Outcome] = Future()
             future.set_result(execute(task, self._ws.values))
         else:
             future = executor.submit(task)
         pending.future = future
         self._running[name] = pending
-        future.add_done_callback(functools.partial(self._on_done, name))
+        future.add_done_callback(functools.partial(self._on_done, name, slots))
 
-    def _on_done(self, name: str, future: Future[Outcome]) -> None:
-        self._done.put((name, future))
+    def _on_done(self, name: str, slots: _Slots | None, future: Future[Outcome]) -> None:
+        self._done.put((name, slots, future))
 
     def _arg(self, value: object) -> ArgValue:
         if isinstance(value, Literal):
@@ -389,8 +444,7 @@ class Runner:
             pending = _Pending(node, own_key, own, own_reason, (), (), _now())
             pending.map_state, pending.index = state, index
             state.outstanding += 1
-            state.waiting.append(pending)
-        self._feed(state)
+            self._submit(pending)
         if not state.outstanding:
             self._map_finished(state, ready)
 
@@ -444,7 +498,6 @@ class Runner:
             self._partition_failed(pending, outcome.error or "failed", outcome, ready)
             return
         state.outstanding -= 1
-        state.in_flight -= 1
         state.executed += 1
         state.results[pending.index] = outcome.outputs[0]
         state.wall += outcome.wall
@@ -458,8 +511,6 @@ class Runner:
             self._recorder.record(record, outcome.outputs)
         if not state.outstanding and not state.failed:
             self._map_finished(state, ready)
-        else:
-            self._feed(state)
 
     def _partition_failed(
         self, pending: _Pending, error: str, outcome: Outcome | None, ready: list[str]
@@ -470,11 +521,12 @@ class Runner:
         if not state.failed and self._retry(pending):
             return
         state.outstanding -= 1
-        state.in_flight -= 1
         if state.failed:
             return  # the step already failed on another partition
         state.failed = True
-        state.waiting.clear()  # never started: nothing to cancel
+        slots = self._partition_slots
+        if slots is not None:  # partitions still waiting for a worker never start
+            slots.waiting = collections.deque(p for p in slots.waiting if p.map_state is not state)
         piece = state.pieces[pending.index]
         error = f"{error} (partition {pending.index}: {piece.source})"
         for name, other in list(self._running.items()):
@@ -486,14 +538,6 @@ class Runner:
         self._recorder.record(record)
         self._finish(state.step.node.name, record, ready)
         self._skip_downstream(state.step.node.name)
-
-    def _feed(self, state: _MapState) -> None:
-        """Submit waiting partitions while the executor has an idle worker for them: a
-        partition is submitted when it can start, so its timeout counts from its start."""
-        capacity = getattr(self._partitions(), "workers", None) or len(state.waiting)
-        while state.waiting and state.in_flight < capacity:
-            state.in_flight += 1
-            self._submit(state.waiting.popleft())
 
     def _map_finished(self, state: _MapState, ready: list[str]) -> None:
         values = self._ws.values
