@@ -8,11 +8,16 @@ from __future__ import annotations
 
 from conveyor.store._artifacts import FsspecArtifactStore as FsspecArtifactStore
 from conveyor.store._artifacts import open_artifact_store as open_artifact_store
+from conveyor.store._checks import alias_name as check_alias_name
 from conveyor.store._checks import dataset_name as check_dataset_name
+from conveyor.store._checks import model_name as check_model_name
+from conveyor.store._checks import tracking_key as check_tracking_key
 from conveyor.store._memory import MemoryArtifactStore as MemoryArtifactStore
 from conveyor.store._memory import MemoryMetadataStore as MemoryMetadataStore
 from conveyor.store._ports import ArtifactStore as ArtifactStore
 from conveyor.store._ports import MetadataStore as MetadataStore
+from conveyor.store._ports import RegistryStore as RegistryStore
+from conveyor.store._ports import TrackingStore as TrackingStore
 from conveyor.store._records import RUN_STATUSES as RUN_STATUSES
 from conveyor.store._records import STEP_STATUSES as STEP_STATUSES
 from conveyor.store._records import ArtifactLink as ArtifactLink
@@ -23,6 +28,21 @@ from conveyor.store._records import RunStatus as RunStatus
 from conveyor.store._records import StepRunRecord as StepRunRecord
 from conveyor.store._records import StepStatus as StepStatus
 from conveyor.store._records import WriteBatch as WriteBatch
+from conveyor.store._tracking_records import ATTRIBUTES as RUN_ATTRIBUTES
+from conveyor.store._tracking_records import AliasMove as AliasMove
+from conveyor.store._tracking_records import Condition as Condition
+from conveyor.store._tracking_records import FieldKind as FieldKind
+from conveyor.store._tracking_records import GateDecision as GateDecision
+from conveyor.store._tracking_records import LoggedArtifact as LoggedArtifact
+from conveyor.store._tracking_records import MetricPoint as MetricPoint
+from conveyor.store._tracking_records import ModelSummary as ModelSummary
+from conveyor.store._tracking_records import ModelVersionRecord as ModelVersionRecord
+from conveyor.store._tracking_records import MoveKind as MoveKind
+from conveyor.store._tracking_records import Operator as Operator
+from conveyor.store._tracking_records import Ordering as Ordering
+from conveyor.store._tracking_records import RunData as RunData
+from conveyor.store._tracking_records import RunQuery as RunQuery
+from conveyor.store._tracking_records import TrackingBatch as TrackingBatch
 
 
 def open_metadata_store(url: str) -> MetadataStore:
@@ -36,22 +56,42 @@ def open_metadata_store(url: str) -> MetadataStore:
 
 
 __all__ = [
+    "RUN_ATTRIBUTES",
     "RUN_STATUSES",
     "STEP_STATUSES",
+    "AliasMove",
     "ArtifactLink",
     "ArtifactRecord",
     "ArtifactStore",
+    "Condition",
     "DatasetVersionRecord",
+    "FieldKind",
     "FsspecArtifactStore",
+    "GateDecision",
+    "LoggedArtifact",
     "MemoryArtifactStore",
     "MemoryMetadataStore",
     "MetadataStore",
+    "MetricPoint",
+    "ModelSummary",
+    "ModelVersionRecord",
+    "MoveKind",
+    "Operator",
+    "Ordering",
+    "RegistryStore",
+    "RunData",
+    "RunQuery",
     "RunRecord",
     "RunStatus",
     "StepRunRecord",
     "StepStatus",
+    "TrackingBatch",
+    "TrackingStore",
     "WriteBatch",
+    "check_alias_name",
     "check_dataset_name",
+    "check_model_name",
+    "check_tracking_key",
     "open_artifact_store",
     "open_metadata_store",
 ]

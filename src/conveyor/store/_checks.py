@@ -6,18 +6,35 @@ Pure functions: no I/O, no SQLAlchemy. Adapter-specific storage code does not be
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import math
+import operator
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import cast
+from typing import TypeVar, cast
 
-from conveyor.core._errors import ConveyorError, DatasetNotFound, StoreError
+from conveyor.core._errors import (
+    ConveyorError,
+    DatasetNotFound,
+    ModelNotFound,
+    RegistryError,
+    StoreError,
+)
+from conveyor.core._hashing import canonical_json
 from conveyor.store._records import (
     RUN_STATUSES,
     STEP_STATUSES,
     ArtifactRecord,
     DatasetVersionRecord,
+)
+from conveyor.store._tracking_records import (
+    AliasMove,
+    GateDecision,
+    LoggedArtifact,
+    MetricPoint,
+    ModelVersionRecord,
 )
 
 AMBIGUOUS_SHOWN = 10
@@ -25,6 +42,14 @@ _ADDRESS = re.compile(r"sha256:[0-9a-f]{64}")
 DATASET_NAME_MAX = 200
 _DATASET_NAME = re.compile(r"[A-Za-z0-9_.-]+")
 VERSIONS_SHOWN = 20
+KEY_MAX = 250
+NAME_MAX = 255  # step names, flavors: the SQL columns' width
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+ALIAS_MAX = 100
+_ALIAS = re.compile(r"[A-Za-z0-9_.-]+")
+MOVE_KINDS: tuple[str, ...] = ("promote", "rollback", "remove")
+_INT64 = 2**63
+_INT32 = 2**31 - 1  # the largest version number a SQL store can hold
 
 
 def address(value: str) -> str:
@@ -138,13 +163,22 @@ def commit_rejected(
 def dataset_name(name: str) -> str:
     """``name`` if it can name a dataset: 1-200 letters, digits, ``_``, ``.`` or ``-`` (so
     ``NAME@VERSION`` is never ambiguous and a name is safe in a path or a URL)."""
+    return _name(name, "a dataset")
+
+
+def model_name(name: str) -> str:
+    """``name`` if it can name a model: the same alphabet and length as a dataset name."""
+    return _name(name, "a model")
+
+
+def _name(name: str, what: str) -> str:
     if (
         not isinstance(name, str)
         or len(name) > DATASET_NAME_MAX
         or _DATASET_NAME.fullmatch(name) is None
     ):
         raise ConveyorError(
-            f"{name!r} cannot name a dataset: use 1 to {DATASET_NAME_MAX} letters, digits, "
+            f"{name!r} cannot name {what}: use 1 to {DATASET_NAME_MAX} letters, digits, "
             "'_', '.' or '-'",
             name=repr(name),
         )
@@ -153,27 +187,50 @@ def dataset_name(name: str) -> str:
 
 def dataset_version(version: int | None) -> int | None:
     """``version`` if it can number a version (an int; bools are refused), or None."""
+    return version_number(version, "dataset")
+
+
+def version_number(version: int | None, what: str) -> int | None:
     if version is not None and (not isinstance(version, int) or isinstance(version, bool)):
         raise ConveyorError(
-            f"a dataset version is a whole number, got {version!r}", version=repr(version)
+            f"a {what} version is a whole number, got {version!r}", version=repr(version)
         )
     return version
 
 
 def dataset_not_found(name: str, version: int | None, existing: Iterable[int]) -> DatasetNotFound:
     """The error for a name or version that is not registered; lists the versions there are."""
+    return _not_found(DatasetNotFound, "dataset", "conveyor data list", name, version, existing)
+
+
+def model_not_found(name: str, version: int | None, existing: Iterable[int]) -> ModelNotFound:
+    """The error for a model name or version that is not registered; lists its versions."""
+    return _not_found(ModelNotFound, "model", "conveyor models list", name, version, existing)
+
+
+_E = TypeVar("_E", DatasetNotFound, ModelNotFound)
+
+
+def _not_found(
+    error: type[_E],
+    what: str,
+    command: str,
+    name: str,
+    version: int | None,
+    existing: Iterable[int],
+) -> _E:
     numbers = sorted(existing)
     if not numbers:
-        return DatasetNotFound(
-            f"no dataset named {name!r} is registered; `conveyor data list` shows the datasets",
+        return error(
+            f"no {what} named {name!r} is registered; `{command}` shows the {what}s",
             name=name,
             version=version,
             versions=[],
         )
     shown = ", ".join(str(n) for n in numbers[-VERSIONS_SHOWN:])
     older = "…, " if len(numbers) > VERSIONS_SHOWN else ""
-    return DatasetNotFound(
-        f"dataset {name!r} has no version {version}; its versions are {older}{shown}",
+    return error(
+        f"{what} {name!r} has no version {version}; its versions are {older}{shown}",
         name=name,
         version=version,
         versions=numbers[-VERSIONS_SHOWN:],
@@ -211,4 +268,272 @@ def new_dataset_version(
         run_id=run_id,
         description=description,
         meta=cast(dict[str, object], json_copy(dict(meta or {}), "meta")),
+    )
+
+
+# -- tracking ---------------------------------------------------------------------------------
+
+# One metric point as the adapters store it: run_id, key, value, step, timestamp, step_name.
+MetricRow = tuple[str, str, float, int, float, str]
+# A logged param or tag: its JSON text, its number (None unless the JSON is a number other
+# than a bool, and not NaN), and its text (the string itself for a JSON string, else the JSON).
+Tracked = tuple[str, float | None, str]
+
+
+def tracking_key(key: object, what: str = "key") -> str:
+    """``key`` if it can name a param, metric, tag or logged artifact: 1-250 characters, none
+    of them a control character (they would garble every listing that shows the key)."""
+    if not isinstance(key, str) or not 0 < len(key) <= KEY_MAX or _CONTROL.search(key):
+        shown = repr(key) if len(repr(key)) <= 80 else repr(key)[:77] + "…"
+        raise ConveyorError(
+            f"{shown} cannot be a {what}: use 1 to {KEY_MAX} characters, "
+            "with no control characters (tabs, newlines, …)",
+            key=shown,
+        )
+    return key
+
+
+def tracked_value(key: str, text: object, what: str) -> Tracked:
+    """The stored form of a param or tag given as JSON text (NaN and Infinity are accepted, as
+    Python's json writes them)."""
+    if not isinstance(text, str):
+        raise ConveyorError(
+            f"{what} {key!r}: the value must be JSON text, got {type(text).__name__}", key=key
+        )
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        raise ConveyorError(
+            f"{what} {key!r}: {text[:80]!r} is not JSON text ({exc})", key=key
+        ) from exc
+    return text, _number(value), value if isinstance(value, str) else text
+
+
+def _number(value: object) -> float | None:
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:  # an integer past the float range: not comparable as a number
+        return None
+    return None if math.isnan(number) else number
+
+
+def tracked_pairs(pairs: Iterable[tuple[str, str]], what: str) -> dict[str, Tracked]:
+    """Checked (key, JSON text) pairs, the later of two with one key winning."""
+    checked: dict[str, Tracked] = {}
+    for pair in pairs:
+        if not isinstance(pair, tuple) or len(pair) != 2:
+            raise ConveyorError(f"{what}s are (key, JSON text) pairs, got {pair!r:.80}")
+        key, text = pair
+        checked[tracking_key(key, f"{what} key")] = tracked_value(key, text, what)
+    return checked
+
+
+def run_params(params: Mapping[str, object]) -> dict[str, Tracked]:
+    """A run's own parameters (already JSON round-tripped) as stored params: canonical JSON."""
+    return {
+        tracking_key(key, "parameter name"): tracked_value(key, canonical_json(value), "param")
+        for key, value in params.items()
+    }
+
+
+def metric_rows(
+    run_id: str, points: Sequence[MetricPoint]
+) -> tuple[list[MetricRow], dict[str, MetricRow], bool]:
+    """The checked rows of ``points``, the latest row of each key among them (highest step,
+    then newest, then logged later), and whether any value is NaN.
+
+    One plain loop: a flush carries thousands of points, and builtins that check whole columns
+    in C measured slower here, as transposing the points costs more than the checks save.
+    """
+    rows: list[MetricRow] = []
+    append = rows.append
+    latest: dict[str, MetricRow] = {}
+    best_of = latest.get
+    has_nan = False
+    for key, given, step, stamp, step_name in map(_POINT_FIELDS, points):
+        value = given if given.__class__ is float else _metric_number(key, given, "value")
+        if math.isnan(value):
+            has_nan = True
+        if step.__class__ is not int or not -_INT64 <= step < _INT64:
+            raise ConveyorError(
+                f"metric {key!r}: step must be a whole number (64-bit), got {step!r}", key=key
+            )
+        timestamp = stamp if stamp.__class__ is float else _metric_number(key, stamp, "timestamp")
+        if not math.isfinite(timestamp):
+            raise ConveyorError(f"metric {key!r}: timestamp must be finite", key=key)
+        if step_name.__class__ is not str or len(step_name) > NAME_MAX:
+            raise ConveyorError(
+                f"metric {key!r}: step_name must be a string of at most {NAME_MAX} characters",
+                key=key,
+            )
+        row = (run_id, key, value, step, timestamp, step_name)
+        append(row)
+        best = best_of(key)
+        if best is None or step > best[3] or (step == best[3] and timestamp >= best[4]):
+            latest[key] = row
+    for key in latest:
+        tracking_key(key, "metric key")
+    return rows, latest, has_nan
+
+
+_POINT_FIELDS = operator.attrgetter("key", "value", "step", "timestamp", "step_name")
+
+
+def _metric_number(key: str, value: object, what: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ConveyorError(
+            f"metric {key!r}: {what} must be a number, got {type(value).__name__} {value!r:.60}",
+            key=key,
+        )
+    return float(value)
+
+
+def logged_artifacts(run_id: str, artifacts: Iterable[LoggedArtifact]) -> dict[str, LoggedArtifact]:
+    """Checked artifacts of a batch for ``run_id``, the later of two with one name winning."""
+    checked: dict[str, LoggedArtifact] = {}
+    for artifact in artifacts:
+        if artifact.run_id != run_id:
+            raise StoreError(
+                f"logged artifact {artifact.name!r} belongs to run {artifact.run_id}, "
+                f"not to the batch's run {run_id}",
+                run_id=run_id,
+            )
+        name = tracking_key(artifact.name, "logged artifact name")
+        if not isinstance(artifact.step_name, str) or len(artifact.step_name) > NAME_MAX:
+            raise StoreError(
+                f"logged artifact {name!r}: step_name must be a string of at most "
+                f"{NAME_MAX} characters"
+            )
+        if isinstance(artifact.logged_at, bool) or not isinstance(artifact.logged_at, int | float):
+            raise StoreError(f"logged artifact {name!r}: logged_at must be a number")
+        checked[name] = dataclasses.replace(
+            artifact,
+            artifact_id=address(artifact.artifact_id),
+            logged_at=float(artifact.logged_at),
+        )
+    return checked
+
+
+def unknown_artifacts(ids: Iterable[str]) -> StoreError:
+    """The error for logged artifacts whose records are not stored."""
+    missing = sorted(ids)
+    return StoreError(
+        f"metadata store refused the batch: logged artifacts {', '.join(missing)} are not in "
+        "the metadata store (commit their records first)",
+        missing_artifacts=missing,
+    )
+
+
+# -- registry ---------------------------------------------------------------------------------
+
+
+def new_model_version(record: ModelVersionRecord) -> ModelVersionRecord:
+    """The checked record to store, numbered 0 until the adapter assigns its number; mappings
+    come back as a JSON round trip would give them."""
+    if not isinstance(record.flavor, str) or not 0 < len(record.flavor) <= NAME_MAX:
+        raise StoreError(
+            f"flavor must be a string of 1 to {NAME_MAX} characters, got {record.flavor!r:.80}"
+        )
+    for what in ("run_id", "step_name"):
+        value = getattr(record, what)
+        if value is not None and (not isinstance(value, str) or len(value) > NAME_MAX):
+            raise StoreError(f"{what} must be a string (at most {NAME_MAX} characters) or None")
+    if not isinstance(record.description, str):
+        raise StoreError(f"description must be a string, got {record.description!r}")
+    return dataclasses.replace(
+        record,
+        name=model_name(record.name),
+        version=0,
+        artifact_id=address(record.artifact_id),
+        created_at=utc(record.created_at, "created_at"),
+        profile_id=None if record.profile_id is None else address(record.profile_id),
+        metrics=cast(dict[str, float], json_copy(dict(record.metrics), "metrics")),
+        signature=cast(dict[str, object], json_copy(dict(record.signature), "signature")),
+        lineage=cast(dict[str, object], json_copy(dict(record.lineage), "lineage")),
+        meta=cast(dict[str, object], json_copy(dict(record.meta), "meta")),
+    )
+
+
+def unknown_model_artifact(name: str, artifact_id: str) -> StoreError:
+    return StoreError(
+        f"cannot register a version of model {name!r}: its artifact {artifact_id} is not in "
+        "the metadata store (commit the artifact's record first)",
+        name=name,
+        artifact_id=artifact_id,
+    )
+
+
+def alias_name(alias: str) -> str:
+    """``alias`` if it can name an alias: 1-100 letters, digits, ``_``, ``.`` or ``-``, and not
+    a version reference (all digits, or ``latest``), so ``NAME@REF`` always reads one way."""
+    if (
+        not isinstance(alias, str)
+        or len(alias) > ALIAS_MAX
+        or _ALIAS.fullmatch(alias) is None
+        or alias.isdigit()
+        or alias.lower() == "latest"
+    ):
+        raise RegistryError(
+            f"{alias!r} cannot name an alias: use 1 to {ALIAS_MAX} letters, digits, '_', '.' "
+            "or '-', not all digits and not 'latest' (those refer to versions)",
+            alias=repr(alias),
+        )
+    return alias
+
+
+def alias_move(move: AliasMove) -> AliasMove:
+    """The checked move to store; ``previous`` and ``seq`` are the store's to fill in."""
+    if move.kind not in MOVE_KINDS:
+        raise RegistryError(
+            f"an alias move is one of {', '.join(MOVE_KINDS)}, got {move.kind!r}", kind=move.kind
+        )
+    if (move.version is None) != (move.kind == "remove"):
+        raise RegistryError(
+            "a 'remove' move has no version and every other move has one; "
+            f"got kind {move.kind!r} with version {move.version!r}",
+            kind=move.kind,
+        )
+    version_number(move.version, "model")
+    for what in ("actor", "reason"):
+        if not isinstance(getattr(move, what), str):
+            raise StoreError(f"{what} must be a string, got {getattr(move, what)!r}")
+    if move.decision_id is not None and (
+        not isinstance(move.decision_id, int) or isinstance(move.decision_id, bool)
+    ):
+        raise StoreError(f"decision_id must be an int or None, got {move.decision_id!r}")
+    return dataclasses.replace(
+        move,
+        name=model_name(move.name),
+        alias=alias_name(move.alias),
+        previous=None,
+        moved_at=utc(move.moved_at, "moved_at"),
+        seq=0,
+    )
+
+
+def no_alias_to_remove(name: str, alias: str) -> RegistryError:
+    return RegistryError(f"model {name!r} has no alias {alias!r} to remove", name=name, alias=alias)
+
+
+def gate_decision(decision: GateDecision) -> GateDecision:
+    """The checked decision to store, its id 0 until the adapter assigns one."""
+    version = version_number(decision.version, "model")
+    if version is None or not 1 <= version <= _INT32:
+        raise RegistryError(
+            f"a gate decision is about one version (1, 2, …), got {version!r}", version=version
+        )
+    if not isinstance(decision.passed, bool):
+        raise StoreError(f"passed must be a bool, got {decision.passed!r}")
+    if not isinstance(decision.actor, str):
+        raise StoreError(f"actor must be a string, got {decision.actor!r}")
+    criteria = json_copy([dict(c) for c in decision.criteria], "criteria")
+    return dataclasses.replace(
+        decision,
+        name=model_name(decision.name),
+        alias=alias_name(decision.alias),
+        criteria=tuple(cast(list[dict[str, object]], criteria)),
+        decided_at=utc(decision.decided_at, "decided_at"),
+        id=0,
     )

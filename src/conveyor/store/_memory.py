@@ -15,7 +15,7 @@ from typing import Any, cast
 
 from conveyor.core._errors import ArtifactCorrupted, ArtifactNotFound, RunNotFound, StoreError
 from conveyor.core._hashing import content_address
-from conveyor.store import _checks
+from conveyor.store import _checks, _search
 from conveyor.store._records import (
     ArtifactRecord,
     DatasetVersionRecord,
@@ -23,6 +23,18 @@ from conveyor.store._records import (
     RunStatus,
     StepRunRecord,
     WriteBatch,
+)
+from conveyor.store._tracking_records import (
+    AliasMove,
+    FieldKind,
+    GateDecision,
+    LoggedArtifact,
+    MetricPoint,
+    ModelSummary,
+    ModelVersionRecord,
+    RunData,
+    RunQuery,
+    TrackingBatch,
 )
 
 
@@ -58,6 +70,17 @@ class _StoredStepRun:
     record: StepRunRecord
 
 
+@dataclasses.dataclass(slots=True)
+class _Tracked:
+    """What has been logged for one run."""
+
+    params: dict[str, _checks.Tracked] = dataclasses.field(default_factory=dict)
+    tags: dict[str, _checks.Tracked] = dataclasses.field(default_factory=dict)
+    history: dict[str, list[tuple[MetricPoint, int]]] = dataclasses.field(default_factory=dict)
+    latest: dict[str, MetricPoint] = dataclasses.field(default_factory=dict)
+    artifacts: dict[str, LoggedArtifact] = dataclasses.field(default_factory=dict)
+
+
 class MemoryMetadataStore:
     """The whole metadata store in dicts, behind one lock.
 
@@ -74,13 +97,21 @@ class MemoryMetadataStore:
         self._by_key: dict[str, list[_StoredStepRun]] = {}
         self._datasets: dict[str, list[DatasetVersionRecord]] = {}  # versions 1, 2, … in order
         self._seq = 0
+        self._tracked: dict[str, _Tracked] = {}
+        self._metric_seq = 0
+        self._models: dict[str, list[ModelVersionRecord]] = {}  # versions 1, 2, … in order
+        self._aliases: dict[str, dict[str, tuple[int, datetime]]] = {}  # version, updated_at
+        self._moves: list[AliasMove] = []  # seq is the position + 1
+        self._decisions: list[GateDecision] = []  # id is the position + 1
 
     def create_run(self, run: RunRecord) -> None:
         stored = _normalise_run(run)
+        params = _checks.run_params(stored.params)
         with self._lock:
             if stored.id in self._runs:
                 raise StoreError(f"run {stored.id} already exists", run_id=stored.id)
             self._runs[stored.id] = stored
+            self._tracked[stored.id] = _Tracked(params=params)
 
     def commit(self, batch: WriteBatch) -> None:
         artifacts = [_normalise_artifact(a) for a in batch.artifacts]
@@ -233,8 +264,186 @@ class MemoryMetadataStore:
                 found = list(self._datasets.get(name, ()))
         return [_copy_dataset_version(v) for v in found]
 
+    # -- tracking -------------------------------------------------------------------------
+
+    def log_batch(self, batch: TrackingBatch) -> None:
+        run_id = batch.run_id
+        params = _checks.tracked_pairs(batch.params, "param")
+        tags = _checks.tracked_pairs(batch.tags, "tag")
+        rows, latest, _ = _checks.metric_rows(run_id, batch.metrics)
+        logged = _checks.logged_artifacts(run_id, batch.artifacts)
+        with self._lock:
+            tracked = self._tracked.get(run_id)
+            if tracked is None:
+                raise RunNotFound(run_id)
+            missing = {a.artifact_id for a in logged.values()} - self._artifacts.keys()
+            if missing:
+                raise _checks.unknown_artifacts(missing)
+            tracked.params.update(params)
+            tracked.tags.update(tags)
+            history = tracked.history
+            for _, key, value, step, timestamp, step_name in rows:
+                self._metric_seq += 1
+                point = MetricPoint(key, value, step, timestamp, step_name)
+                history.setdefault(key, []).append((point, self._metric_seq))
+            for key, (_, _, value, step, timestamp, step_name) in latest.items():
+                current = tracked.latest.get(key)
+                if (
+                    current is None
+                    or step > current.step
+                    or (step == current.step and timestamp >= current.timestamp)
+                ):
+                    tracked.latest[key] = MetricPoint(key, value, step, timestamp, step_name)
+            tracked.artifacts.update(logged)
+
+    def run_data(self, run_ids: Collection[str]) -> dict[str, RunData]:
+        empty = _Tracked()
+        with self._lock:
+            return {run_id: _run_data(self._tracked.get(run_id, empty)) for run_id in set(run_ids)}
+
+    def metric_history(self, run_id: str, key: str) -> list[MetricPoint]:
+        with self._lock:
+            tracked = self._tracked.get(run_id)
+            points = list(tracked.history.get(key, ())) if tracked is not None else []
+        points.sort(key=lambda p: (p[0].step, p[0].timestamp, p[1]))
+        return [point for point, _ in points]
+
+    def logged_artifacts(self, run_id: str) -> list[LoggedArtifact]:
+        with self._lock:
+            tracked = self._tracked.get(run_id)
+            found = list(tracked.artifacts.values()) if tracked is not None else []
+        return sorted(found, key=lambda a: a.name)
+
+    def search_runs(self, query: RunQuery) -> list[RunRecord]:
+        checked = _search.check_query(query)
+        with self._lock:
+            found = [
+                (run, self._tracked[run.id])
+                for run in self._runs.values()
+                if (not checked.pipelines or run.pipeline in checked.pipelines)
+                and (checked.parent_id is None or run.parent_id == checked.parent_id)
+                and not (checked.top_level_only and run.parent_id is not None)
+                and all(
+                    _search.holds(t, _field(run, self._tracked[run.id], t.kind, t.key))
+                    for t in checked.checks
+                )
+            ]
+            ordered = _search.ordered(
+                found,
+                checked.order_by,
+                lambda item, kind, key: _field(item[0], item[1], kind, key),
+                lambda item: (item[0].started_at, item[0].id),
+            )
+        return [_copy_run(run) for run, _ in ordered[: checked.limit]]
+
+    def child_runs(self, parent_id: str) -> list[RunRecord]:
+        with self._lock:
+            children = [r for r in self._runs.values() if r.parent_id == parent_id]
+        children.sort(key=lambda r: (r.started_at, r.id))
+        return [_copy_run(r) for r in children]
+
+    # -- registry -------------------------------------------------------------------------
+
+    def register_model_version(self, record: ModelVersionRecord) -> ModelVersionRecord:
+        record = _checks.new_model_version(record)
+        with self._lock:
+            if record.artifact_id not in self._artifacts:
+                raise _checks.unknown_model_artifact(record.name, record.artifact_id)
+            versions = self._models.setdefault(record.name, [])
+            record = dataclasses.replace(record, version=len(versions) + 1)
+            versions.append(record)
+        return _copy_model_version(record)
+
+    def get_model_version(self, name: str, version: int | None = None) -> ModelVersionRecord:
+        _checks.version_number(version, "model")
+        with self._lock:
+            versions = list(self._models.get(name, ()))
+        if versions and version is None:
+            return _copy_model_version(versions[-1])
+        if version is not None and 1 <= version <= len(versions):
+            return _copy_model_version(versions[version - 1])
+        raise _checks.model_not_found(name, version, (v.version for v in versions))
+
+    def list_model_versions(self, name: str) -> list[ModelVersionRecord]:
+        with self._lock:
+            versions = list(self._models.get(name, ()))
+        if not versions:
+            raise _checks.model_not_found(name, None, ())
+        return [_copy_model_version(v) for v in versions]
+
+    def list_models(self) -> list[ModelSummary]:
+        with self._lock:
+            summaries = []
+            for name in sorted(self._models):
+                versions = self._models[name]
+                moved = [m.moved_at for m in self._moves if m.name == name]
+                summaries.append(
+                    ModelSummary(
+                        name=name,
+                        latest_version=versions[-1].version,
+                        versions=len(versions),
+                        aliases=self._alias_map(name),
+                        updated_at=max([*(v.created_at for v in versions), *moved]),
+                    )
+                )
+        return summaries
+
+    def aliases(self, name: str) -> dict[str, int]:
+        with self._lock:
+            return self._alias_map(name)
+
+    def move_alias(self, move: AliasMove) -> AliasMove:
+        move = _checks.alias_move(move)
+        with self._lock:
+            versions = self._models.get(move.name, [])
+            if not versions or (
+                move.version is not None and not 1 <= move.version <= len(versions)
+            ):
+                raise _checks.model_not_found(
+                    move.name, move.version, (v.version for v in versions)
+                )
+            aliases = self._aliases.setdefault(move.name, {})
+            held = aliases.get(move.alias)
+            previous = None if held is None else held[0]
+            if move.version is None:
+                if previous is None:
+                    raise _checks.no_alias_to_remove(move.name, move.alias)
+                del aliases[move.alias]
+            else:
+                aliases[move.alias] = (move.version, move.moved_at)
+            stored = dataclasses.replace(move, previous=previous, seq=len(self._moves) + 1)
+            self._moves.append(stored)
+        return stored
+
+    def alias_history(self, name: str, alias: str | None = None) -> list[AliasMove]:
+        with self._lock:
+            return [
+                m for m in self._moves if m.name == name and (alias is None or m.alias == alias)
+            ]
+
+    def record_gate_decision(self, decision: GateDecision) -> GateDecision:
+        decision = _checks.gate_decision(decision)
+        with self._lock:
+            decision = dataclasses.replace(decision, id=len(self._decisions) + 1)
+            self._decisions.append(decision)
+        return _copy_decision(decision)
+
+    def gate_decisions(self, name: str, version: int | None = None) -> list[GateDecision]:
+        _checks.version_number(version, "model")
+        with self._lock:
+            found = [
+                d
+                for d in self._decisions
+                if d.name == name and (version is None or d.version == version)
+            ]
+        return [_copy_decision(d) for d in found]
+
     def close(self) -> None:
         """Nothing to release; the data stays readable, as a closed SQL store's file does."""
+
+    def _alias_map(self, name: str) -> dict[str, int]:
+        held = self._aliases.get(name, {})
+        return {alias: held[alias][0] for alias in sorted(held)}
 
     def _update_run(self, run_id: str, **changes: Any) -> None:
         with self._lock:
@@ -243,6 +452,26 @@ class MemoryMetadataStore:
             except KeyError:
                 raise RunNotFound(run_id) from None
             self._runs[run_id] = dataclasses.replace(run, **changes)
+
+
+def _field(run: RunRecord, tracked: _Tracked, kind: FieldKind, key: str) -> object:
+    """The run's value of a query field, as ``_search.holds`` takes it; None if it has none."""
+    if kind == "metrics":
+        point = tracked.latest.get(key)
+        return None if point is None else point.value
+    if kind == "params":
+        return tracked.params.get(key)
+    if kind == "tags":
+        return tracked.tags.get(key)
+    return run.id if key == "run_id" else getattr(run, key)
+
+
+def _run_data(tracked: _Tracked) -> RunData:
+    return RunData(
+        params={k: tracked.params[k][0] for k in sorted(tracked.params)},
+        metrics={k: tracked.latest[k] for k in sorted(tracked.latest)},
+        tags={k: tracked.tags[k][0] for k in sorted(tracked.tags)},
+    )
 
 
 def _resolve(
@@ -276,7 +505,23 @@ def _copy_json(value: object) -> Any:
 
 
 def _copy_run(run: RunRecord) -> RunRecord:
-    return dataclasses.replace(run, params=_copy_json(run.params))
+    return dataclasses.replace(
+        run, params=_copy_json(run.params), environment=_copy_json(run.environment)
+    )
+
+
+def _copy_model_version(record: ModelVersionRecord) -> ModelVersionRecord:
+    return dataclasses.replace(
+        record,
+        metrics=_copy_json(record.metrics),
+        signature=_copy_json(record.signature),
+        lineage=_copy_json(record.lineage),
+        meta=_copy_json(record.meta),
+    )
+
+
+def _copy_decision(decision: GateDecision) -> GateDecision:
+    return dataclasses.replace(decision, criteria=tuple(_copy_json(list(decision.criteria))))
 
 
 def _copy_dataset_version(record: DatasetVersionRecord) -> DatasetVersionRecord:
@@ -296,6 +541,9 @@ def _normalise_run(run: RunRecord) -> RunRecord:
         heartbeat_at=_checks.utc_or_none(run.heartbeat_at, "heartbeat_at"),
         params=cast(dict[str, object], _checks.json_copy(dict(run.params), "params")),
         targets=tuple(cast(list[str], _checks.json_copy(list(run.targets), "targets"))),
+        environment=cast(
+            dict[str, object], _checks.json_copy(dict(run.environment), "environment")
+        ),
     )
 
 

@@ -17,6 +17,17 @@ from conveyor.store._records import (
     StepRunRecord,
     WriteBatch,
 )
+from conveyor.store._tracking_records import (
+    AliasMove,
+    GateDecision,
+    LoggedArtifact,
+    MetricPoint,
+    ModelSummary,
+    ModelVersionRecord,
+    RunData,
+    RunQuery,
+    TrackingBatch,
+)
 
 
 class ArtifactStore(Protocol):
@@ -33,8 +44,89 @@ class ArtifactStore(Protocol):
     def exists(self, address: str) -> bool: ...
 
 
-class MetadataStore(Protocol):
-    """Runs, step runs, artifacts and their lineage; named dataset versions.
+class TrackingStore(Protocol):
+    """Parameters, metric series, tags and logged artifacts of runs, and searching runs by them."""
+
+    def log_batch(self, batch: TrackingBatch) -> None:
+        """Write the batch in one transaction; artifacts it names must be stored already.
+
+        The run must exist (RunNotFound). Keys are 1-250 characters; a NaN or infinite metric
+        value is stored as such. Fast path: thousands of points per call.
+        """
+        ...
+
+    def run_data(self, run_ids: Collection[str]) -> dict[str, RunData]:
+        """Params, latest metrics and tags of each run; runs with none get an empty RunData."""
+        ...
+
+    def metric_history(self, run_id: str, key: str) -> list[MetricPoint]:
+        """Every point of ``key`` in the run, by step, then time, then logging order."""
+        ...
+
+    def logged_artifacts(self, run_id: str) -> list[LoggedArtifact]:
+        """By name."""
+        ...
+
+    def search_runs(self, query: RunQuery) -> list[RunRecord]:
+        """Runs matching every condition, in the query's order, then newest first.
+
+        Bad keys or operators the parser let through raise ConveyorError naming them.
+        """
+        ...
+
+    def child_runs(self, parent_id: str) -> list[RunRecord]:
+        """Oldest first."""
+        ...
+
+
+class RegistryStore(Protocol):
+    """Model versions, aliases with their full history, and gate decisions."""
+
+    def register_model_version(self, record: ModelVersionRecord) -> ModelVersionRecord:
+        """Store ``record`` as the next version of its name (its ``version`` is ignored).
+
+        The model's artifact must be in the metadata store already (``commit`` it first).
+        Numbers are assigned atomically across threads and processes, as for datasets.
+        """
+        ...
+
+    def get_model_version(self, name: str, version: int | None = None) -> ModelVersionRecord:
+        """The version (None: the newest), or ModelNotFound naming the versions there are."""
+        ...
+
+    def list_model_versions(self, name: str) -> list[ModelVersionRecord]:
+        """Oldest first; ModelNotFound when the name has no versions."""
+        ...
+
+    def list_models(self) -> list[ModelSummary]:
+        """By name."""
+        ...
+
+    def aliases(self, name: str) -> dict[str, int]:
+        """Alias -> version for the model (empty when it has none)."""
+        ...
+
+    def move_alias(self, move: AliasMove) -> AliasMove:
+        """Point ``move.alias`` at ``move.version`` (None removes it) and append the move to the
+        history, in one transaction. ``move.previous`` is filled in by the store from the state
+        it replaced, as is ``seq``. The version must exist (ModelNotFound)."""
+        ...
+
+    def alias_history(self, name: str, alias: str | None = None) -> list[AliasMove]:
+        """Moves of the model's aliases (or one alias), oldest first."""
+        ...
+
+    def record_gate_decision(self, decision: GateDecision) -> GateDecision:
+        """Store the decision and return it with its id."""
+        ...
+
+    def gate_decisions(self, name: str, version: int | None = None) -> list[GateDecision]:
+        """Oldest first."""
+        ...
+
+
+class MetadataStore(TrackingStore, RegistryStore, Protocol):
+    """Runs, step runs, artifacts and their lineage; named dataset versions; tracking; models.
 
     Every method is safe to call from several threads and several processes at once.
     """

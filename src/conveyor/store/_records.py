@@ -53,6 +53,11 @@ class RunRecord:
     host: str = ""
     pid: int = 0
     error: str | None = None
+    parent_id: str | None = None  # the run that started this one (a tuning trial's study run)
+    user: str = ""
+    git_commit: str | None = None  # of the pipeline's source, when it is in a git work tree
+    git_dirty: bool | None = None  # uncommitted changes in that work tree
+    environment: Mapping[str, object] = field(default_factory=dict)  # python, packages, platform
 
 
 @dataclass(frozen=True, slots=True)

@@ -59,6 +59,8 @@ def test_a_fresh_database_gets_the_schema_through_alembic(db_url: str, engine: s
     assert _revision(engine) == HEAD_REVISION
     tables = set(sa.inspect(engine).get_table_names())
     assert {"runs", "step_runs", "artifacts", "step_run_artifacts", "alembic_version"} <= tables
+    assert {"params", "metrics", "latest_metrics", "tags", "logged_artifacts"} <= tables
+    assert {"model_versions", "model_aliases", "alias_moves", "gate_decisions"} <= tables
     with engine.connect() as connection:
         differences = compare_metadata(MigrationContext.configure(connection), metadata)
     assert differences == []  # the migrations build exactly what _tables describes
@@ -162,3 +164,60 @@ def test_two_processes_open_a_fresh_store_and_write_at_once(db_url: str, tmp_pat
             assert store.find_cached(f"{name}-199") is not None
     finally:
         store.close()
+
+
+def _migrate_to(url: str, revision: str, *, down: bool = False) -> None:
+    from alembic import command
+
+    engine = sa.create_engine(url)
+    try:
+        with engine.begin() as connection:
+            config = alembic_config()
+            config.attributes["connection"] = connection
+            (command.downgrade if down else command.upgrade)(config, revision)
+    finally:
+        engine.dispose()
+
+
+def test_runs_from_before_tracking_keep_their_params_searchable(
+    db_url: str, engine: sa.Engine
+) -> None:
+    from datetime import UTC, datetime
+
+    from conveyor.store import Condition, RunData, RunQuery, RunRecord, TrackingBatch
+
+    if db_url.startswith("sqlite:///"):
+        Path(db_url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    _migrate_to(db_url, "0002")
+    with engine.begin() as connection:  # a run as conveyor wrote it at revision 0002
+        connection.execute(
+            sa.text(
+                "INSERT INTO runs (id, pipeline, status, started_at, params, source, targets, "
+                "host, pid) VALUES ('run-old', 'p', 'succeeded', :at, :params, '', '[]', 'h', 1)"
+            ),
+            {"at": datetime(2025, 1, 1), "params": '{"n": 300, "model": "rf", "on": true}'},
+        )
+    store = open_metadata_store(db_url)  # migrates to head
+    try:
+        old = store.get_run("run-old")
+        assert (old.user, old.parent_id, old.git_dirty, old.environment) == ("", None, None, {})
+        data = store.run_data(["run-old"])["run-old"]
+        assert data == RunData(params={"model": '"rf"', "n": "300", "on": "true"})
+        found = store.search_runs(RunQuery(conditions=(Condition("params", "n", ">", 200),)))
+        assert [r.id for r in found] == ["run-old"]
+        store.log_batch(TrackingBatch("run-old", params=(("n", "1"),)))
+        store.create_run(RunRecord("run-new", "p", "running", datetime.now(UTC), user="ana"))
+    finally:
+        store.close()
+
+    _migrate_to(db_url, "0002", down=True)
+    tables = set(sa.inspect(engine).get_table_names())
+    assert not {"params", "metrics", "model_versions", "alias_moves"} & tables
+    columns = {c["name"] for c in sa.inspect(engine).get_columns("runs")}
+    assert "user" not in columns and "environment" not in columns
+    reopened = open_metadata_store(db_url)  # back to head: the runs are there, tracking anew
+    try:
+        assert reopened.get_run("run-new").user == ""
+        assert reopened.run_data(["run-old"])["run-old"].params["n"] == "300"
+    finally:
+        reopened.close()

@@ -1,36 +1,23 @@
 """Named dataset versions in SQL: numbering them safely, and reading them back.
 
-``SqlMetadataStore`` delegates its three dataset methods here. The next number is read and
-inserted in one transaction; the primary key (name, version) refuses a number that another
-writer took in between, and the loser tries again with the number after. On SQLite the write
-lock serialises registrations anyway; on PostgreSQL (read committed) the retry is what keeps
-two registrations from sharing a number.
+``SqlMetadataStore`` delegates its three dataset methods here; how numbers stay distinct under
+concurrent writers is ``_numbering``'s.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import random
-import time
-from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import Engine, Executable, bindparam, func, insert, select
-from sqlalchemy.exc import IntegrityError
 
-from conveyor.core._errors import StoreError
 from conveyor.store import _checks
 from conveyor.store._records import DatasetVersionRecord
 from conveyor.store.sql import _rows
 from conveyor.store.sql._engine import write_transaction
+from conveyor.store.sql._numbering import MAX_VERSION, Run, insert_numbered
 from conveyor.store.sql._tables import dataset_versions
 
-Run = Callable[[Callable[[], Any], str], Any]  # SqlMetadataStore._run: serialise, retry, translate
-
-# Each lost race means another writer won, so this many concurrent registrations of one name
-# always succeed; past it the caller gets the StoreError.
-_ATTEMPTS = 64
-_MAX_VERSION = 2**31 - 1  # the column is a 32-bit INTEGER on PostgreSQL
 _COLUMNS = _rows.DATASET_VERSION_COLUMNS
 _c = dataset_versions.c
 
@@ -71,16 +58,8 @@ class SqlDatasetVersions:
                 connection.execute(self._insert, {**row, "version": number})
             return number
 
-        for attempt in range(_ATTEMPTS):
-            try:
-                number: int = self._run(action, "register a dataset version")
-            except StoreError as exc:
-                if not isinstance(exc.__cause__, IntegrityError) or attempt + 1 == _ATTEMPTS:
-                    raise
-                time.sleep(random.uniform(0, 0.002 * (attempt + 1)))  # let the winner commit
-                continue
-            return dataclasses.replace(record, version=number)
-        raise AssertionError("unreachable")  # the loop returns or raises
+        number = insert_numbered(self._run, action, "register a dataset version")
+        return dataclasses.replace(record, version=number)
 
     def get(self, name: str, version: int | None) -> DatasetVersionRecord:
         _checks.dataset_version(version)
@@ -90,7 +69,7 @@ class SqlDatasetVersions:
                 row = None
                 if version is None:
                     row = connection.execute(self._latest, {"name": name}).first()
-                elif 1 <= version <= _MAX_VERSION:
+                elif 1 <= version <= MAX_VERSION:
                     row = connection.execute(
                         self._exact, {"name": name, "version": version}
                     ).first()

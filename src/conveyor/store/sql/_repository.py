@@ -3,7 +3,8 @@
 Statements are built once per store and reused, so SQLAlchemy's compiled cache serves every
 call; the engine calls find_cached once per step and commit every few steps. Rows become
 frozen records before they leave (``_rows``); errors become StoreError. Connecting and retries
-are in ``_engine``, migrations in ``_migrate``, the schema in ``_tables``.
+are in ``_engine``, migrations in ``_migrate``, the schema in ``_tables``; dataset versions,
+tracking and the registry are delegates (``_datasets``, ``_tracking``, ``_registry``).
 """
 
 from __future__ import annotations
@@ -39,6 +40,17 @@ from conveyor.store._records import (
     StepRunRecord,
     WriteBatch,
 )
+from conveyor.store._tracking_records import (
+    AliasMove,
+    GateDecision,
+    LoggedArtifact,
+    MetricPoint,
+    ModelSummary,
+    ModelVersionRecord,
+    RunData,
+    RunQuery,
+    TrackingBatch,
+)
 from conveyor.store.sql import _rows
 from conveyor.store.sql._datasets import SqlDatasetVersions
 from conveyor.store.sql._engine import (
@@ -51,7 +63,9 @@ from conveyor.store.sql._engine import (
     write_transaction,
 )
 from conveyor.store.sql._migrate import migrate
+from conveyor.store.sql._registry import SqlRegistry
 from conveyor.store.sql._tables import artifacts, runs, step_run_artifacts, step_runs
+from conveyor.store.sql._tracking import SqlTracking
 
 T = TypeVar("T")
 
@@ -75,7 +89,8 @@ _IN_CHUNK = 500  # ids per IN (...) list: well under every backend's parameter l
 
 
 class SqlMetadataStore:
-    """Runs, step runs, artifacts, lineage and dataset versions in SQLite or PostgreSQL.
+    """Runs, step runs, artifacts, lineage, dataset versions, tracked values and the model
+    registry in SQLite or PostgreSQL.
 
     Open it with ``SqlMetadataStore.open(url)``, which creates or migrates the schema. Safe to
     share between threads; several processes may write the same database at once.
@@ -104,6 +119,8 @@ class SqlMetadataStore:
         )
         self._insert_links = insert(step_run_artifacts)
         self._datasets = SqlDatasetVersions(engine, self._reader, self._run, self._insert_artifacts)
+        self._tracking = SqlTracking(engine, self._reader, self._run)
+        self._registry = SqlRegistry(engine, self._reader, self._run)
         self._insert_run = insert(runs)
         self._find_cached = _with_its_links(
             select(*_rows.STEP_COLUMNS)
@@ -195,10 +212,12 @@ class SqlMetadataStore:
 
     def create_run(self, run: RunRecord) -> None:
         row = _rows.run_row(run)
+        params = self._tracking.run_param_rows(run)
 
         def action() -> None:
             with write_transaction(self._engine) as connection:
                 connection.execute(self._insert_run, row)
+                self._tracking.write_run_params(connection, params)
 
         try:
             self._run(action, "create a run")
@@ -340,6 +359,55 @@ class SqlMetadataStore:
 
     def list_dataset_versions(self, name: str | None = None) -> list[DatasetVersionRecord]:
         return self._datasets.list(name)
+
+    # -- tracking -------------------------------------------------------------------------
+
+    def log_batch(self, batch: TrackingBatch) -> None:
+        self._tracking.log_batch(batch)
+
+    def run_data(self, run_ids: Collection[str]) -> dict[str, RunData]:
+        return self._tracking.run_data(run_ids)
+
+    def metric_history(self, run_id: str, key: str) -> list[MetricPoint]:
+        return self._tracking.metric_history(run_id, key)
+
+    def logged_artifacts(self, run_id: str) -> list[LoggedArtifact]:
+        return self._tracking.logged_artifacts(run_id)
+
+    def search_runs(self, query: RunQuery) -> list[RunRecord]:
+        return self._tracking.search_runs(query)
+
+    def child_runs(self, parent_id: str) -> list[RunRecord]:
+        return self._tracking.child_runs(parent_id)
+
+    # -- registry -------------------------------------------------------------------------
+
+    def register_model_version(self, record: ModelVersionRecord) -> ModelVersionRecord:
+        return self._registry.register(record)
+
+    def get_model_version(self, name: str, version: int | None = None) -> ModelVersionRecord:
+        return self._registry.get(name, version)
+
+    def list_model_versions(self, name: str) -> list[ModelVersionRecord]:
+        return self._registry.list_versions(name)
+
+    def list_models(self) -> list[ModelSummary]:
+        return self._registry.list_models()
+
+    def aliases(self, name: str) -> dict[str, int]:
+        return self._registry.aliases(name)
+
+    def move_alias(self, move: AliasMove) -> AliasMove:
+        return self._registry.move_alias(move)
+
+    def alias_history(self, name: str, alias: str | None = None) -> list[AliasMove]:
+        return self._registry.alias_history(name, alias)
+
+    def record_gate_decision(self, decision: GateDecision) -> GateDecision:
+        return self._registry.record_gate_decision(decision)
+
+    def gate_decisions(self, name: str, version: int | None = None) -> list[GateDecision]:
+        return self._registry.gate_decisions(name, version)
 
     def close(self) -> None:
         self._engine.dispose()

@@ -18,7 +18,23 @@ from conveyor.store._records import (
     RunRecord,
     StepRunRecord,
 )
-from conveyor.store.sql._tables import artifacts, dataset_versions, runs, step_runs
+from conveyor.store._tracking_records import (
+    AliasMove,
+    GateDecision,
+    LoggedArtifact,
+    MetricPoint,
+    ModelVersionRecord,
+)
+from conveyor.store.sql._tables import (
+    alias_moves,
+    artifacts,
+    dataset_versions,
+    gate_decisions,
+    logged_artifacts,
+    model_versions,
+    runs,
+    step_runs,
+)
 
 # Columns selected in the records' field order, so a row converts without a lookup per field.
 _RUN_FIELDS = [f.name for f in dataclasses.fields(RunRecord)]
@@ -32,6 +48,16 @@ ARTIFACT_COLUMNS = [artifacts.c[name] for name in _ARTIFACT_FIELDS]
 _DATASET_FIELDS = [f.name for f in dataclasses.fields(DatasetVersionRecord)]
 DATASET_VERSION_COLUMNS = [dataset_versions.c[name] for name in _DATASET_FIELDS]
 _TARGETS = _RUN_FIELDS.index("targets")
+_MODEL_FIELDS = [f.name for f in dataclasses.fields(ModelVersionRecord)]
+MODEL_VERSION_COLUMNS = [model_versions.c[name] for name in _MODEL_FIELDS]
+_MOVE_FIELDS = [f.name for f in dataclasses.fields(AliasMove)]
+ALIAS_MOVE_COLUMNS = [alias_moves.c[name] for name in _MOVE_FIELDS]
+_DECISION_FIELDS = [f.name for f in dataclasses.fields(GateDecision)]
+GATE_DECISION_COLUMNS = [gate_decisions.c[name] for name in _DECISION_FIELDS]
+_CRITERIA = _DECISION_FIELDS.index("criteria")
+_LOGGED_FIELDS = [f.name for f in dataclasses.fields(LoggedArtifact)]
+LOGGED_ARTIFACT_COLUMNS = [logged_artifacts.c[name] for name in _LOGGED_FIELDS]
+NAN = float("nan")
 
 
 def run_row(run: RunRecord) -> dict[str, Any]:
@@ -48,6 +74,11 @@ def run_row(run: RunRecord) -> dict[str, Any]:
         "host": run.host,
         "pid": run.pid,
         "error": run.error,
+        "parent_id": run.parent_id,
+        "user": run.user,
+        "git_commit": run.git_commit,
+        "git_dirty": run.git_dirty,
+        "environment": dict(run.environment),
     }
 
 
@@ -116,3 +147,45 @@ def with_links(
         fields = dict(zip(_STEP_FIELDS, row, strict=True))
         records.append(StepRunRecord(**fields, inputs=tuple(inputs), outputs=tuple(outputs)))
     return records
+
+
+def metric_point(
+    key: str, value: float | None, step: int, timestamp: float, name: str
+) -> MetricPoint:
+    """A stored point; a NULL value is NaN (see ``_tables.metrics``)."""
+    return MetricPoint(key, NAN if value is None else value, step, timestamp, name)
+
+
+def model_version_row(record: ModelVersionRecord) -> dict[str, Any]:
+    """The row of a record that ``_checks.new_model_version`` built (and so checked)."""
+    row = {name: getattr(record, name) for name in _MODEL_FIELDS}
+    for name in ("metrics", "signature", "lineage", "meta"):
+        row[name] = dict(row[name])
+    return row
+
+
+def model_version_record(row: Sequence[Any]) -> ModelVersionRecord:
+    return ModelVersionRecord(*row)
+
+
+def alias_move_row(move: AliasMove) -> dict[str, Any]:
+    row = {name: getattr(move, name) for name in _MOVE_FIELDS}
+    del row["seq"]  # assigned by the database
+    return row
+
+
+def alias_move_record(row: Sequence[Any]) -> AliasMove:
+    return AliasMove(*row)
+
+
+def gate_decision_row(decision: GateDecision) -> dict[str, Any]:
+    row = {name: getattr(decision, name) for name in _DECISION_FIELDS}
+    row["criteria"] = [dict(c) for c in decision.criteria]
+    del row["id"]  # assigned by the database
+    return row
+
+
+def gate_decision_record(row: Sequence[Any]) -> GateDecision:
+    values = list(row)
+    values[_CRITERIA] = tuple(values[_CRITERIA])
+    return GateDecision(*values)

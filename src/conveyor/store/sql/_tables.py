@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     CheckConstraint,
     Column,
     DateTime,
@@ -31,8 +32,11 @@ from sqlalchemy.types import TypeDecorator
 
 ID = 64  # run and step run ids ("run-" + 20 hex) with room to spare
 ADDRESS = 80  # "sha256:" + 64 hex
-NAME = 255
-DATASET_NAME = 200  # conveyor.store._checks.DATASET_NAME_MAX
+NAME = 255  # conveyor.store._checks.NAME_MAX where the store checks a name's length
+DATASET_NAME = 200  # conveyor.store._checks.DATASET_NAME_MAX; model names too
+KEY = 250  # conveyor.store._checks.KEY_MAX: params, metrics, tags, logged artifact names
+ALIAS = 100  # conveyor.store._checks.ALIAS_MAX
+_SEQ = BigInteger().with_variant(Integer(), "sqlite")  # SQLite: an INTEGER key is the rowid
 
 metadata = MetaData(
     naming_convention={
@@ -85,8 +89,14 @@ runs = Table(
     Column("host", String(NAME), nullable=False),
     Column("pid", Integer(), nullable=False),
     Column("error", Text()),
+    Column("parent_id", String(ID)),  # no foreign key: a parent may live in another store
+    Column("user", String(NAME), nullable=False, server_default=""),
+    Column("git_commit", String(64)),
+    Column("git_dirty", Boolean()),
+    Column("environment", JSON(), nullable=False, server_default="{}"),
     Index("ix_runs_started_at", "started_at"),
     Index("ix_runs_pipeline_started_at", "pipeline", "started_at"),
+    Index("ix_runs_parent_id", "parent_id", "started_at"),
 )
 
 step_runs = Table(
@@ -94,7 +104,7 @@ step_runs = Table(
     metadata,
     # ``seq`` records insertion order, the tie-break when two step runs finish in the same
     # microsecond; SQLite makes an INTEGER primary key the rowid, so it costs nothing there.
-    Column("seq", BigInteger().with_variant(Integer(), "sqlite"), primary_key=True),
+    Column("seq", _SEQ, primary_key=True),
     Column("id", String(ID), nullable=False, unique=True),
     Column("run_id", String(ID), ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
     # Copied from the run at insert, so last_step_run is one indexed lookup with no join.
@@ -169,4 +179,137 @@ dataset_versions = Table(
     PrimaryKeyConstraint("name", "version"),
     Index("ix_dataset_versions_artifact_id", "artifact_id"),
     CheckConstraint("version >= 1", name="version"),
+)
+
+
+# -- tracking ---------------------------------------------------------------------------------
+# Params and tags keep their JSON text, and beside it what searches compare: ``num`` (the value
+# when the JSON is a number other than a bool) and ``text`` (the string itself for a JSON
+# string, the JSON text otherwise), so a condition never parses JSON in SQL.
+
+
+def _logged_values(name: str) -> Table:
+    return Table(
+        name,
+        metadata,
+        Column("run_id", String(ID), ForeignKey("runs.id", ondelete="CASCADE")),
+        Column("key", String(KEY)),
+        Column("value", Text(), nullable=False),
+        Column("num", Float()),
+        Column("text", Text(), nullable=False),
+        PrimaryKeyConstraint("run_id", "key"),
+        Index(f"ix_{name}_key_num", "key", "num"),
+    )
+
+
+params = _logged_values("params")
+tags = _logged_values("tags")
+
+# Metric values: NULL stands for NaN on every backend. SQLite cannot store NaN (it binds it as
+# NULL), and PostgreSQL's NaN equals itself and sorts above infinity; NULL gives both backends
+# IEEE comparisons through the queries in ``_search``. ±infinity is stored as such.
+metrics = Table(
+    "metrics",
+    metadata,
+    Column("seq", _SEQ, primary_key=True),  # logging order, the last tie-break of a history
+    # No foreign key: PostgreSQL would run a check per point (most of a flush's time there);
+    # log_batch checks the run once per batch instead.
+    Column("run_id", String(ID), nullable=False),
+    Column("key", String(KEY), nullable=False),
+    Column("value", Float()),
+    Column("step", BigInteger(), nullable=False),
+    Column("timestamp", Float(), nullable=False),  # seconds since the epoch
+    Column("step_name", String(NAME), nullable=False),
+    Index("ix_metrics_run_id_key_step", "run_id", "key", "step"),
+)
+
+# The latest point of each series, kept on every write, so searches and run listings read one
+# row per metric instead of whole histories.
+latest_metrics = Table(
+    "latest_metrics",
+    metadata,
+    Column("run_id", String(ID), ForeignKey("runs.id", ondelete="CASCADE")),
+    Column("key", String(KEY)),
+    Column("value", Float()),  # NULL: NaN, as in metrics
+    Column("step", BigInteger(), nullable=False),
+    Column("timestamp", Float(), nullable=False),
+    Column("step_name", String(NAME), nullable=False),
+    PrimaryKeyConstraint("run_id", "key"),
+    Index("ix_latest_metrics_key_value", "key", "value"),
+)
+
+logged_artifacts = Table(
+    "logged_artifacts",
+    metadata,
+    Column("run_id", String(ID), ForeignKey("runs.id", ondelete="CASCADE")),
+    Column("name", String(KEY)),
+    Column("artifact_id", String(ADDRESS), ForeignKey("artifacts.id"), nullable=False),
+    Column("step_name", String(NAME), nullable=False),
+    Column("logged_at", Float(), nullable=False),
+    PrimaryKeyConstraint("run_id", "name"),
+    Index("ix_logged_artifacts_artifact_id", "artifact_id"),
+)
+
+# -- registry ---------------------------------------------------------------------------------
+
+model_versions = Table(
+    "model_versions",
+    metadata,
+    Column("name", String(DATASET_NAME)),
+    Column("version", Integer()),
+    Column("artifact_id", String(ADDRESS), ForeignKey("artifacts.id"), nullable=False),
+    Column("flavor", String(NAME), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("run_id", String(ID)),  # no foreign key, as for dataset versions
+    Column("step_name", String(NAME)),
+    Column("metrics", JSON(), nullable=False),
+    Column("signature", JSON(), nullable=False),
+    Column("profile_id", String(ADDRESS)),
+    Column("lineage", JSON(), nullable=False),
+    Column("description", Text(), nullable=False),
+    Column("meta", JSON(), nullable=False),
+    # Numbering is safe for the same reason as dataset versions': see dataset_versions.
+    PrimaryKeyConstraint("name", "version"),
+    Index("ix_model_versions_artifact_id", "artifact_id"),
+    CheckConstraint("version >= 1", name="version"),
+)
+
+model_aliases = Table(
+    "model_aliases",
+    metadata,
+    Column("name", String(DATASET_NAME)),
+    Column("alias", String(ALIAS)),
+    Column("version", Integer(), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
+    PrimaryKeyConstraint("name", "alias"),
+)
+
+alias_moves = Table(
+    "alias_moves",
+    metadata,
+    Column("seq", _SEQ, primary_key=True),
+    Column("name", String(DATASET_NAME), nullable=False),
+    Column("alias", String(ALIAS), nullable=False),
+    Column("version", Integer()),  # NULL: the alias was removed
+    Column("previous", Integer()),  # NULL: the alias did not exist before
+    Column("kind", String(16), nullable=False),
+    Column("moved_at", UtcDateTime(), nullable=False),
+    Column("actor", Text(), nullable=False),
+    Column("reason", Text(), nullable=False),
+    Column("decision_id", BigInteger()),
+    Index("ix_alias_moves_name_alias", "name", "alias"),
+)
+
+gate_decisions = Table(
+    "gate_decisions",
+    metadata,
+    Column("id", _SEQ, primary_key=True),
+    Column("name", String(DATASET_NAME), nullable=False),
+    Column("version", Integer(), nullable=False),
+    Column("alias", String(ALIAS), nullable=False),
+    Column("passed", Boolean(), nullable=False),
+    Column("criteria", JSON(), nullable=False),
+    Column("decided_at", UtcDateTime(), nullable=False),
+    Column("actor", Text(), nullable=False),
+    Index("ix_gate_decisions_name_version", "name", "version"),
 )

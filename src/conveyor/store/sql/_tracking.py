@@ -1,0 +1,280 @@
+"""Params, metric series, tags and logged artifacts of runs in SQL, and searching runs by them.
+
+``SqlMetadataStore`` delegates its TrackingStore methods here. ``log_batch`` is on the hot path
+of training loops (a flush carries thousands of points), so metric points skip SQLAlchemy's
+per-row work: SQLite gets them as plain tuples through the driver's executemany, PostgreSQL
+through COPY (one stream, not one statement per point). The latest point of each key is
+picked in Python and upserted once per key, keeping the newer of it and the stored one.
+Searches are built by ``_search``; checks and their errors come from ``store._checks``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Collection, Mapping, Sequence
+from typing import Any, cast
+
+from sqlalchemy import Connection, Engine, Table, and_, bindparam, or_, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DBAPIError
+
+from conveyor.core._errors import RunNotFound
+from conveyor.store import _checks, _search
+from conveyor.store._records import RunRecord
+from conveyor.store._tracking_records import (
+    LoggedArtifact,
+    MetricPoint,
+    RunData,
+    RunQuery,
+    TrackingBatch,
+)
+from conveyor.store.sql import _rows
+from conveyor.store.sql._engine import write_transaction
+from conveyor.store.sql._search import bytewise, search_statement
+from conveyor.store.sql._tables import (
+    artifacts,
+    latest_metrics,
+    logged_artifacts,
+    metrics,
+    params,
+    runs,
+    tags,
+)
+
+Run = Callable[[Callable[[], Any], str], Any]  # SqlMetadataStore._run: serialise, retry, translate
+
+_UPSERT = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
+_METRIC_COLUMNS = ("run_id", "key", "value", "step", "timestamp", "step_name")
+_IN_CHUNK = 500  # ids per IN (...) list, as in _repository
+_latest = latest_metrics.c
+
+
+class SqlTracking:
+    """The tracking statements of one store, built once and reused."""
+
+    def __init__(self, engine: Engine, reader: Engine, run: Run) -> None:
+        self._engine = engine
+        self._reader = reader
+        self._run = run
+        self._dialect = engine.dialect.name
+        upsert: Any = _UPSERT[self._dialect]
+        self._upsert_params = _replacing(upsert, params, ("run_id", "key"))
+        self._upsert_tags = _replacing(upsert, tags, ("run_id", "key"))
+        self._upsert_logged = _replacing(upsert, logged_artifacts, ("run_id", "name"))
+        newer = upsert(latest_metrics)
+        self._upsert_latest = newer.on_conflict_do_update(
+            index_elements=["run_id", "key"],
+            set_={name: newer.excluded[name] for name in _METRIC_COLUMNS[2:]},
+            # Keep the stored point unless the new one is at a higher step, or at the same
+            # step and no older: on a full tie the later write wins, as in the memory store.
+            where=or_(
+                newer.excluded.step > _latest.step,
+                and_(
+                    newer.excluded.step == _latest.step,
+                    newer.excluded.timestamp >= _latest.timestamp,
+                ),
+            ),
+        )
+        quote = engine.dialect.identifier_preparer.quote
+        into = f"{quote(metrics.name)} ({', '.join(map(quote, _METRIC_COLUMNS))})"
+        if self._dialect == "postgresql":
+            self._insert_metrics = f"COPY {into} FROM STDIN"  # rows keep their order: seq too
+        else:
+            marks = ", ".join("?" * len(_METRIC_COLUMNS))
+            self._insert_metrics = f"INSERT INTO {into} VALUES ({marks})"
+        self._driver_error: type[Exception] = engine.dialect.loaded_dbapi.Error
+        self._run_exists = select(runs.c.id).where(runs.c.id == bindparam("run_id"))
+        self._history = (
+            select(
+                metrics.c.key,
+                metrics.c.value,
+                metrics.c.step,
+                metrics.c.timestamp,
+                metrics.c.step_name,
+            )
+            .where(metrics.c.run_id == bindparam("run_id"), metrics.c.key == bindparam("key"))
+            .order_by(metrics.c.step, metrics.c.timestamp, metrics.c.seq)
+        )
+        self._logged = select(*_rows.LOGGED_ARTIFACT_COLUMNS).where(
+            logged_artifacts.c.run_id == bindparam("run_id")
+        )
+        self._children = (
+            select(*_rows.RUN_COLUMNS)
+            .where(runs.c.parent_id == bindparam("parent_id"))
+            .order_by(runs.c.started_at, bytewise(runs.c.id, self._dialect))
+        )
+
+    # -- writes ---------------------------------------------------------------------------
+
+    def run_param_rows(self, run: RunRecord) -> list[dict[str, Any]]:
+        """The params rows of a new run's own parameters (checked before any SQL runs)."""
+        copied = cast(dict[str, object], _checks.json_copy(dict(run.params), "params"))
+        return _value_rows(run.id, _checks.run_params(copied))
+
+    def write_run_params(self, connection: Connection, rows: list[dict[str, Any]]) -> None:
+        """Inside ``create_run``'s transaction, so a run never exists without its params."""
+        if rows:
+            connection.execute(self._upsert_params, rows)
+
+    def log_batch(self, batch: TrackingBatch) -> None:
+        run_id = batch.run_id
+        param_rows = _value_rows(run_id, _checks.tracked_pairs(batch.params, "param"))
+        tag_rows = _value_rows(run_id, _checks.tracked_pairs(batch.tags, "tag"))
+        points, latest, has_nan = _checks.metric_rows(run_id, batch.metrics)
+        logged = _checks.logged_artifacts(run_id, batch.artifacts)
+        rows: Sequence[tuple[Any, ...]] = points
+        if has_nan:
+            rows = [_nan_as_null(p) for p in points]
+        latest_rows = [
+            dict(zip(_METRIC_COLUMNS, _nan_as_null(p), strict=True)) for p in latest.values()
+        ]
+        logged_rows = [
+            {
+                name: getattr(a, name)
+                for name in ("run_id", "name", "artifact_id", "step_name", "logged_at")
+            }
+            for a in logged.values()
+        ]
+        wanted = {a.artifact_id for a in logged.values()}
+
+        def action() -> None:
+            with write_transaction(self._engine) as connection:
+                if connection.execute(self._run_exists, {"run_id": run_id}).first() is None:
+                    raise RunNotFound(run_id)
+                if wanted:
+                    found = connection.execute(
+                        select(artifacts.c.id).where(artifacts.c.id.in_(sorted(wanted)))
+                    ).scalars()
+                    missing = wanted - set(found)
+                    if missing:
+                        raise _checks.unknown_artifacts(missing)
+                if param_rows:
+                    connection.execute(self._upsert_params, param_rows)
+                if tag_rows:
+                    connection.execute(self._upsert_tags, tag_rows)
+                if rows:
+                    self._insert_points(connection, rows)
+                if latest_rows:
+                    connection.execute(self._upsert_latest, latest_rows)
+                if logged_rows:
+                    connection.execute(self._upsert_logged, logged_rows)
+
+        self._run(action, "log tracking data")
+
+    def _insert_points(self, connection: Connection, rows: Sequence[tuple[Any, ...]]) -> None:
+        if self._dialect != "postgresql":
+            connection.exec_driver_sql(self._insert_metrics, rows)
+            return
+        # COPY is psycopg's own API: the cursor shares the transaction's connection, and its
+        # errors are wrapped as SQLAlchemy's would be, for retrying() to translate.
+        driver: Any = connection.connection.driver_connection
+        try:
+            with driver.cursor() as cursor, cursor.copy(self._insert_metrics) as copy:
+                write = copy.write_row
+                for row in rows:
+                    write(row)
+        except self._driver_error as exc:
+            raise DBAPIError.instance(
+                self._insert_metrics, None, exc, self._driver_error, dialect=self._engine.dialect
+            ) from exc
+
+    # -- reads ----------------------------------------------------------------------------
+
+    def run_data(self, run_ids: Collection[str]) -> dict[str, RunData]:
+        wanted = sorted(set(run_ids))
+
+        def action() -> dict[str, RunData]:
+            found_params: dict[str, dict[str, str]] = {}
+            found_tags: dict[str, dict[str, str]] = {}
+            found_metrics: dict[str, dict[str, MetricPoint]] = {}
+            with self._reader.connect() as connection:
+                for start in range(0, len(wanted), _IN_CHUNK):
+                    chunk = wanted[start : start + _IN_CHUNK]
+                    for table, into in ((params, found_params), (tags, found_tags)):
+                        query = select(table.c.run_id, table.c.key, table.c.value).where(
+                            table.c.run_id.in_(chunk)
+                        )
+                        for run_id, key, value in connection.execute(query):
+                            into.setdefault(run_id, {})[key] = value
+                    query = select(_latest.run_id, *(_latest[c] for c in _METRIC_COLUMNS[1:]))
+                    for run_id, *point in connection.execute(
+                        query.where(_latest.run_id.in_(chunk))
+                    ):
+                        found_metrics.setdefault(run_id, {})[point[0]] = _rows.metric_point(*point)
+            return {
+                run_id: RunData(
+                    params=_sorted(found_params.get(run_id, {})),
+                    metrics=_sorted(found_metrics.get(run_id, {})),
+                    tags=_sorted(found_tags.get(run_id, {})),
+                )
+                for run_id in wanted
+            }
+
+        result: dict[str, RunData] = self._run(action, "read tracked values") if wanted else {}
+        return result
+
+    def metric_history(self, run_id: str, key: str) -> list[MetricPoint]:
+        def action() -> list[MetricPoint]:
+            with self._reader.connect() as connection:
+                found = connection.execute(self._history, {"run_id": run_id, "key": key})
+                return [_rows.metric_point(*row) for row in found]
+
+        result: list[MetricPoint] = self._run(action, "read a metric history")
+        return result
+
+    def logged_artifacts(self, run_id: str) -> list[LoggedArtifact]:
+        def action() -> list[LoggedArtifact]:
+            with self._reader.connect() as connection:
+                found = connection.execute(self._logged, {"run_id": run_id})
+                records = [LoggedArtifact(*row) for row in found]
+            return sorted(records, key=lambda a: a.name)  # by code point, whatever the collation
+
+        result: list[LoggedArtifact] = self._run(action, "read logged artifacts")
+        return result
+
+    def search_runs(self, query: RunQuery) -> list[RunRecord]:
+        checked = _search.check_query(query)
+        if checked.limit == 0:
+            return []
+        statement = search_statement(checked, self._dialect)
+
+        def action() -> list[RunRecord]:
+            with self._reader.connect() as connection:
+                return [_rows.run_record(row) for row in connection.execute(statement)]
+
+        result: list[RunRecord] = self._run(action, "search runs")
+        return result
+
+    def child_runs(self, parent_id: str) -> list[RunRecord]:
+        def action() -> list[RunRecord]:
+            with self._reader.connect() as connection:
+                found = connection.execute(self._children, {"parent_id": parent_id})
+                return [_rows.run_record(row) for row in found]
+
+        result: list[RunRecord] = self._run(action, "read child runs")
+        return result
+
+
+def _replacing(upsert: Any, table: Table, key: tuple[str, ...]) -> Any:
+    """INSERT that replaces the row with the same key: a key logged again wins."""
+    statement = upsert(table)
+    others = [c.name for c in table.columns if c.name not in key]
+    return statement.on_conflict_do_update(
+        index_elements=list(key), set_={name: statement.excluded[name] for name in others}
+    )
+
+
+def _value_rows(run_id: str, checked: Mapping[str, _checks.Tracked]) -> list[dict[str, Any]]:
+    return [
+        {"run_id": run_id, "key": key, "value": value, "num": num, "text": text}
+        for key, (value, num, text) in checked.items()
+    ]
+
+
+def _nan_as_null(row: _checks.MetricRow) -> tuple[Any, ...]:
+    """NaN is stored as NULL (see ``_tables.metrics``)."""
+    return (*row[:2], None, *row[3:]) if math.isnan(row[2]) else row
+
+
+def _sorted(values: Mapping[str, Any]) -> dict[str, Any]:
+    return {key: values[key] for key in sorted(values)}
