@@ -6,7 +6,9 @@ Standard library only; every other package may import this one.
 from __future__ import annotations
 
 from conveyor.core._context import RunContext as RunContext
+from conveyor.core._context import TrackingSink as TrackingSink
 from conveyor.core._context import activate as activate
+from conveyor.core._context import active_run as active_run
 from conveyor.core._context import current_run as current_run
 from conveyor.core._events import RunFinished as RunFinished
 from conveyor.core._events import RunStarted as RunStarted
@@ -43,7 +45,9 @@ __all__ = [
     "StepFinished",
     "StepSpec",
     "StepStarted",
+    "TrackingSink",
     "activate",
+    "active_run",
     "canonical_json",
     "content_address",
     "current_run",

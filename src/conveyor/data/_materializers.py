@@ -12,10 +12,10 @@ import warnings
 from collections.abc import Callable, Mapping
 
 from conveyor.core._errors import ConveyorError, PickleFallbackWarning, StoreError
-from conveyor.data import _dataset, _json, _npy, _parquet, _pickles
+from conveyor.data import _dataset, _json, _npy, _parquet, _pickles, _raw
 from conveyor.data._base import Materialized, Materializer, Unsupported
 
-MATERIALIZER_VERSION = "1"
+MATERIALIZER_VERSION = "2"
 """Goes into every cache key; bump it whenever the bytes any built-in format writes change."""
 
 _Loader = Callable[[str, bytes, Mapping[str, object]], object]
@@ -27,6 +27,7 @@ _LOADERS: Mapping[str, _Loader] = {
     _pickles.JOBLIB: _pickles.load_joblib,
     _pickles.CLOUDPICKLE: _pickles.load_cloudpickle,
     _dataset.NAME: _dataset.load,
+    _raw.NAME: _raw.load,
 }
 
 # Keyed by the top-level package of type(value).__module__, so a value from a package with no
@@ -142,6 +143,8 @@ def _pickle_with_warning(value: object, cls: type, reason: str) -> Materialized:
 
 
 def _dump_builtin(value: object, cls: type) -> Materialized | None:
+    if cls is bytes:
+        return _raw.dump(value)  # type: ignore[arg-type]
     if cls is list or cls is dict:
         data = _json.dumps(value)
         return None if data is None else Materialized(data, _json.NAME, cls.__name__, None, {})

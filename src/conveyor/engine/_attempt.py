@@ -7,6 +7,7 @@ step's own error. Planning, caching and recording happen in the runner, not here
 
 from __future__ import annotations
 
+import dataclasses
 import resource
 import sys
 import time
@@ -17,8 +18,10 @@ from typing import Any
 
 from conveyor.core import RunContext, activate
 from conveyor.engine import _capture
+from conveyor.engine._tracking import AttemptTracker
 from conveyor.engine._values import ValueStore, open_value_store
 from conveyor.store import ArtifactRecord
+from conveyor.store._tracking_records import TrackingBatch
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +73,8 @@ class Outcome:
     cpu: float = 0.0
     peak_rss: int | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
+    # what the step logged, when it ran where the run's recorder could not take it directly
+    tracked: tuple[TrackingBatch, tuple[ArtifactRecord, ...]] | None = None
 
 
 def execute(task: Task, values: ValueStore | None = None) -> Outcome:
@@ -79,12 +84,18 @@ def execute(task: Task, values: ValueStore | None = None) -> Outcome:
     started = time.perf_counter()
     cpu_clock = time.thread_time if task.keep_values else time.process_time
     cpu_started = cpu_clock()
+    tracker = AttemptTracker(task.context.run_id, task.context.step, store.save)
+    context = dataclasses.replace(task.context, tracker=tracker)
+    tracked: tuple[TrackingBatch, tuple[ArtifactRecord, ...]] | None = None
     with _capture.captured() as log:
         try:
             args = [_resolve(a, store) for a in task.args]
             kwargs = {k: _resolve(v, store) for k, v in task.kwargs}
-            with activate(task.context):
-                result = task.fn(*args, **kwargs)
+            try:
+                with activate(context):
+                    result = task.fn(*args, **kwargs)
+            finally:
+                tracked = tracker.finish()  # what was logged before an error counts too
             del args, kwargs  # let the inputs go before the outputs are written
             parts = _split_outputs(task, result)
             records = tuple(store.save(part) for part in parts)
@@ -100,6 +111,7 @@ def execute(task: Task, values: ValueStore | None = None) -> Outcome:
                 wall=time.perf_counter() - started,
                 cpu=cpu_clock() - cpu_started,
                 peak_rss=_peak_rss(),
+                tracked=tracked,
             )
     return Outcome(
         step=task.step,
@@ -110,6 +122,7 @@ def execute(task: Task, values: ValueStore | None = None) -> Outcome:
         wall=time.perf_counter() - started,
         cpu=cpu_clock() - cpu_started,
         peak_rss=_peak_rss(),
+        tracked=tracked,
     )
 
 

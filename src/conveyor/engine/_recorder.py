@@ -2,7 +2,9 @@
 
 Steps finish faster than a transaction commits, so finished steps queue here and are written
 several per transaction; the run's heartbeat (which tells a crashed run from a live one) is
-sent from the same thread. ``close()`` drains the queue and re-raises a write failure.
+sent from the same thread. What steps log (metrics, params, tags, artifacts) takes the same
+queue, so it is stored no later than the record of the step that logged it. ``close()`` drains
+the queue and re-raises a write failure.
 """
 
 from __future__ import annotations
@@ -14,7 +16,9 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+from conveyor.engine._tracking import merge
 from conveyor.store import ArtifactRecord, MetadataStore, StepRunRecord, WriteBatch
+from conveyor.store._tracking_records import TrackingBatch
 
 HEARTBEAT_SECONDS = 5.0
 # After the first queued write, wait this long for more, so one transaction carries many steps.
@@ -41,6 +45,10 @@ class Recorder:
 
     def record(self, step_run: StepRunRecord, artifacts: tuple[ArtifactRecord, ...] = ()) -> None:
         self._queue.put(WriteBatch(artifacts=artifacts, step_runs=(step_run,)))
+
+    def track(self, batch: TrackingBatch, artifacts: tuple[ArtifactRecord, ...] = ()) -> None:
+        self._queue.put(WriteBatch(artifacts=artifacts))
+        self._queue.put(batch)
 
     def close(self) -> None:
         """Write everything queued, stop the thread, and raise if a write failed."""
@@ -73,8 +81,9 @@ class Recorder:
                     break
             stop = any(item is _STOP for item in items)
             batches = [item for item in items if isinstance(item, WriteBatch)]
-            if batches and self._error is None:
-                self._write(batches)
+            tracked = [item for item in items if isinstance(item, TrackingBatch)]
+            if (batches or tracked) and self._error is None:
+                self._write(batches, tracked)
             now = self._clock()
             if (now - last_beat).total_seconds() >= HEARTBEAT_SECONDS and self._error is None:
                 self._safely(functools.partial(self._store.heartbeat, self._run_id, now))
@@ -82,15 +91,23 @@ class Recorder:
             if stop:
                 return
 
-    def _write(self, batches: list[WriteBatch]) -> None:
+    def _write(self, batches: list[WriteBatch], tracked: list[TrackingBatch]) -> None:
         artifacts: dict[str, ArtifactRecord] = {}
         step_runs: list[StepRunRecord] = []
         for batch in batches:
             for artifact in batch.artifacts:
                 artifacts.setdefault(artifact.id, artifact)
             step_runs.extend(batch.step_runs)
-        merged = WriteBatch(artifacts=tuple(artifacts.values()), step_runs=tuple(step_runs))
-        self._safely(lambda: self._store.commit(merged))
+        if tracked:  # logged artifacts must be in the store before the rows that name them
+            if artifacts:
+                logged = WriteBatch(artifacts=tuple(artifacts.values()))
+                self._safely(lambda: self._store.commit(logged))
+            for logged_batch in merge(tracked):
+                self._safely(functools.partial(self._store.log_batch, logged_batch))
+            artifacts = {}
+        if artifacts or step_runs:
+            merged = WriteBatch(artifacts=tuple(artifacts.values()), step_runs=tuple(step_runs))
+            self._safely(lambda: self._store.commit(merged))
 
     def _safely(self, write: Callable[[], None]) -> None:
         try:

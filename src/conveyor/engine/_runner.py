@@ -36,7 +36,7 @@ from conveyor.core import (
 )
 from conveyor.data import MATERIALIZER_VERSION, Dataset, materialize
 from conveyor.data._partitions import Partition
-from conveyor.engine import _keys, _mapping, _validation
+from conveyor.engine import _environment, _keys, _mapping, _tracking, _validation
 from conveyor.engine._attempt import (
     ArgValue,
     GatherInput,
@@ -126,6 +126,7 @@ class Runner:
         no_cache: bool = False,
         partition_executor: Executor | None = None,
         partition_workers: int | None = None,
+        parent_id: str | None = None,
     ) -> None:
         self._ws = workspace
         self._executor = executor
@@ -135,6 +136,7 @@ class Runner:
         # cv.map's partitions: the given executor, else worker processes started on first use
         self._partition_executor = partition_executor
         self._partition_workers = partition_workers
+        self._parent_id = parent_id
 
     def run(
         self,
@@ -149,21 +151,28 @@ class Runner:
         self._run_id = new_id("run")
         started = time.perf_counter()
         self._cache = Cache(self._ws.metadata, self._ws.values, graph.name)
+        environment = _environment.capture(source)
         self._ws.metadata.create_run(
             RunRecord(
                 id=self._run_id,
                 pipeline=graph.name,
                 status="running",
                 started_at=_now(),
-                params={k: _render(v) for k, v in params.items()},
+                params=_tracking.render_params(params),
                 source=source,
                 targets=tuple(targets or ()),
                 heartbeat_at=_now(),
                 host=socket.gethostname(),
                 pid=os.getpid(),
+                parent_id=self._parent_id,
+                user=environment.user,
+                git_commit=environment.git_commit,
+                git_dirty=environment.git_dirty,
+                environment=environment.details,
             )
         )
         self._recorder = Recorder(self._ws.metadata, self._run_id)
+        _tracking.connect(self._run_id, self._recorder.track)
         self._hooks.emit(RunStarted(self._run_id, graph.name, order))
         self._outputs: dict[str, tuple[ArtifactRecord, ...]] = {}
         self._values: dict[str, object] = {}  # artifact id → value, while a consumer needs it
@@ -194,6 +203,7 @@ class Runner:
             if partitions is not None and partitions is not self._executor:
                 partitions.shutdown()
             self._decoded.close()
+            _tracking.disconnect(self._run_id)
             try:
                 self._recorder.close()
             finally:
@@ -233,6 +243,8 @@ class Runner:
                 continue  # a timed-out attempt finishing late: already failed
             del self._running[name]
             outcome = _outcome_of(name, future)
+            if outcome.tracked is not None:  # logged in a worker process
+                self._recorder.track(*outcome.tracked)
             if pending.map_state is not None:
                 self._partition_done(pending, outcome, ready)
             elif outcome.ok:
@@ -352,7 +364,13 @@ class Runner:
                 args=tuple(self._arg(i) for i in node.args),
                 kwargs=tuple((k, self._arg(v)) for k, v in node.kwargs),
                 n_outputs=spec.n_outputs,
-                context=RunContext(self._run_id, self._graph.name, node.name, pending.attempt),
+                context=RunContext(
+                    self._run_id,
+                    self._graph.name,
+                    node.name,
+                    pending.attempt,
+                    settings=self._ws.settings,
+                ),
                 artifacts_url=self._ws.settings.artifacts,
                 inline_limit=self._ws.settings.inline_limit,
                 keep_values=self._executor.in_process,
@@ -485,7 +503,13 @@ class Runner:
             args=tuple(arg(f"arg{i}", v) for i, v in enumerate(node.args)),
             kwargs=tuple((k, arg(k, v)) for k, v in node.kwargs),
             n_outputs=None,
-            context=RunContext(self._run_id, self._graph.name, pending.name, pending.attempt),
+            context=RunContext(
+                self._run_id,
+                self._graph.name,
+                pending.name,
+                pending.attempt,
+                settings=self._ws.settings,
+            ),
             artifacts_url=self._ws.settings.artifacts,
             inline_limit=self._ws.settings.inline_limit,
             keep_values=False,  # parts stay in the artifact store: memory holds one at a time
@@ -816,16 +840,6 @@ def _literal_hash(value: object) -> str:
 def _sum_rows(records: Iterable[ArtifactRecord]) -> int | None:
     rows = [r.rows for r in records if r.rows is not None]
     return sum(rows) if rows else None
-
-
-def _render(value: object) -> object:
-    if value is None or isinstance(value, bool | int | float | str):
-        return value
-    if isinstance(value, list | tuple):
-        return [_render(v) for v in value]
-    if isinstance(value, dict):
-        return {str(k): _render(v) for k, v in value.items()}
-    return repr(value)
 
 
 def _now() -> datetime:

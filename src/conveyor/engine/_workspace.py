@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import atexit
+import os
+import threading
 from dataclasses import dataclass
+from pathlib import Path
 
-from conveyor.core import Settings
+from conveyor.core import Settings, active_run, load_settings
 from conveyor.engine._values import ValueStore
 from conveyor.store import MetadataStore, open_artifact_store, open_metadata_store
 
@@ -21,6 +25,25 @@ class Workspace:
         values = ValueStore(open_artifact_store(settings.artifacts), settings.inline_limit)
         return cls(settings, metadata, values)
 
+    @classmethod
+    def shared(cls, settings: Settings) -> Workspace:
+        """One open workspace per settings for the whole process, for API calls (search,
+        models) that would otherwise pay for connecting and checking the schema each time."""
+        with _shared_lock:
+            workspace = _shared.get(settings)
+            if workspace is None:
+                workspace = _shared[settings] = cls.open(settings)
+            return workspace
+
+    @classmethod
+    def for_api(cls, settings: Settings | None = None) -> Workspace:
+        """The shared workspace an API call uses: of ``settings`` if given, else of the run
+        whose step is calling, else of the environment and ``conveyor.toml``."""
+        if settings is None:
+            ctx = active_run()
+            settings = ctx.settings if ctx is not None else None
+        return cls.shared(settings or load_settings(os.environ, Path.cwd()))
+
     def close(self) -> None:
         self.metadata.close()
 
@@ -29,3 +52,14 @@ class Workspace:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+_shared: dict[Settings, Workspace] = {}
+_shared_lock = threading.Lock()
+
+
+@atexit.register
+def _close_shared() -> None:
+    for workspace in _shared.values():
+        workspace.close()
+    _shared.clear()

@@ -1,0 +1,74 @@
+"""Runs started from inside a process rather than by a pipeline: a tuning trial, a model
+evaluated outside a pipeline. Each is a run of its own, tracked like a step's attempt.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import traceback
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from datetime import UTC, datetime
+
+from conveyor.core import RunContext, Settings, activate, new_id
+from conveyor.engine import _environment, _tracking
+from conveyor.engine._recorder import Recorder
+from conveyor.engine._tracking import AttemptTracker
+from conveyor.engine._workspace import Workspace
+from conveyor.store import RunRecord
+
+
+@contextmanager
+def child_run(
+    settings: Settings,
+    pipeline: str,
+    step: str,
+    *,
+    parent_id: str | None = None,
+    params: Mapping[str, object] | None = None,
+) -> Iterator[RunContext]:
+    """A run of its own, current while the block runs: what it logs is stored with it.
+
+    It succeeds when the block returns and fails (with the error) when it raises; what was
+    logged before an error is kept. Safe to use from several threads at once.
+    """
+    workspace = Workspace.shared(settings)
+    store = workspace.metadata
+    run_id = new_id("run")
+    environment = _environment.capture("")
+    store.create_run(
+        RunRecord(
+            id=run_id,
+            pipeline=pipeline,
+            status="running",
+            started_at=datetime.now(UTC),
+            params=dict(_tracking.render_params(params or {})),
+            heartbeat_at=datetime.now(UTC),
+            host=socket.gethostname(),
+            pid=os.getpid(),
+            parent_id=parent_id,
+            user=environment.user,
+            git_commit=environment.git_commit,
+            git_dirty=environment.git_dirty,
+            environment=environment.details,
+        )
+    )
+    recorder = Recorder(store, run_id)
+    _tracking.connect(run_id, recorder.track)
+    tracker = AttemptTracker(run_id, step, workspace.values.save)
+    status, error = "failed", None
+    try:
+        with activate(RunContext(run_id, pipeline, step, 1, tracker, settings)) as context:
+            yield context
+        status = "succeeded"
+    except BaseException as exc:
+        error = f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=8)}"
+        raise
+    finally:
+        try:
+            tracker.finish()
+        finally:
+            _tracking.disconnect(run_id)
+            recorder.close()
+            store.finish_run(run_id, status, datetime.now(UTC), error)  # type: ignore[arg-type]
