@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING as _TYPE_CHECKING
 if _TYPE_CHECKING:
     from conveyor import datasets as datasets
     from conveyor import errors as errors
+    from conveyor import models as models
     from conveyor.authoring import Handle as Handle
     from conveyor.authoring import Pipeline as Pipeline
     from conveyor.authoring import Step as Step
@@ -38,6 +39,26 @@ if _TYPE_CHECKING:
     from conveyor.data import read_sql as read_sql
     from conveyor.engine import Run as Run
     from conveyor.engine import StepResult as StepResult
+    from conveyor.registry import Gate as Gate
+    from conveyor.registry import ModelVersion as ModelVersion
+    from conveyor.registry import register_model as register_model
+    from conveyor.tracking import TrackedRun as TrackedRun
+    from conveyor.tracking import Trial as Trial
+    from conveyor.tracking import TrialPruned as TrialPruned
+    from conveyor.tracking import TuneResult as TuneResult
+    from conveyor.tracking import cross_validate as cross_validate
+    from conveyor.tracking import evaluate as evaluate
+    from conveyor.tracking import get_run as get_run
+    from conveyor.tracking import log_artifact as log_artifact
+    from conveyor.tracking import log_figure as log_figure
+    from conveyor.tracking import log_metric as log_metric
+    from conveyor.tracking import log_metrics as log_metrics
+    from conveyor.tracking import log_param as log_param
+    from conveyor.tracking import log_params as log_params
+    from conveyor.tracking import search_runs as search_runs
+    from conveyor.tracking import set_tag as set_tag
+    from conveyor.tracking import set_tags as set_tags
+    from conveyor.tracking import tune as tune
 
 __version__ = "0.1.0"
 
@@ -67,11 +88,31 @@ _WHERE = {
     "load_settings": "conveyor.core",
     "Run": "conveyor.engine",
     "StepResult": "conveyor.engine",
+    "tune": "conveyor.tracking",
+    "Trial": "conveyor.tracking",
+    "TrialPruned": "conveyor.tracking",
+    "TuneResult": "conveyor.tracking",
+    "register_model": "conveyor.registry",
+    "Gate": "conveyor.registry",
+    "ModelVersion": "conveyor.registry",
+    "TrackedRun": "conveyor.tracking",
+    "cross_validate": "conveyor.tracking",
+    "evaluate": "conveyor.tracking",
+    "get_run": "conveyor.tracking",
+    "log_artifact": "conveyor.tracking",
+    "log_figure": "conveyor.tracking",
+    "log_metric": "conveyor.tracking",
+    "log_metrics": "conveyor.tracking",
+    "log_param": "conveyor.tracking",
+    "log_params": "conveyor.tracking",
+    "search_runs": "conveyor.tracking",
+    "set_tag": "conveyor.tracking",
+    "set_tags": "conveyor.tracking",
 }
 
 
 def __getattr__(name: str) -> object:
-    if name in ("errors", "datasets"):
+    if name in ("errors", "datasets", "models"):
         return _importlib.import_module(f"conveyor.{name}")
     try:
         module = _importlib.import_module(_WHERE[name])
@@ -89,7 +130,9 @@ def __dir__() -> list[str]:
 __all__ = [
     "Column",
     "Dataset",
+    "Gate",
     "Handle",
+    "ModelVersion",
     "Pipeline",
     "Profile",
     "Run",
@@ -98,14 +141,28 @@ __all__ = [
     "Settings",
     "Step",
     "StepResult",
+    "TrackedRun",
+    "Trial",
+    "TrialPruned",
+    "TuneResult",
     "ValidationReport",
     "__version__",
     "anonymize",
+    "cross_validate",
     "current_run",
     "datasets",
     "errors",
+    "evaluate",
+    "get_run",
     "load_settings",
+    "log_artifact",
+    "log_figure",
+    "log_metric",
+    "log_metrics",
+    "log_param",
+    "log_params",
     "map",
+    "models",
     "pipeline",
     "profile",
     "profile_diff",
@@ -114,5 +171,10 @@ __all__ = [
     "read_json",
     "read_parquet",
     "read_sql",
+    "register_model",
+    "search_runs",
+    "set_tag",
+    "set_tags",
     "step",
+    "tune",
 ]

@@ -1,0 +1,343 @@
+"""Registering model versions, and loading them back by reference (``name@alias``, ``name@3``).
+
+A version is the model saved in its flavor's native format as an artifact, with its lineage
+(the run and step that registered it), its metrics, the input signature and the profile of the
+reference data (what serving validates requests against and monitoring measures drift from).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from conveyor.core import Settings, active_run
+from conveyor.core._errors import ConveyorError, ModelNotFound, RegistryError
+from conveyor.data import Materialized
+from conveyor.engine import Workspace
+from conveyor.registry._flavors import load_model, save_model
+from conveyor.registry._signature import infer_signature
+from conveyor.store import ArtifactRecord, WriteBatch
+from conveyor.store._tracking_records import ModelVersionRecord
+
+if TYPE_CHECKING:
+    from conveyor.data import Profile
+
+LATEST = "latest"
+MODEL_FORMAT = "model"  # the materializer recorded on a model's artifact
+_REF = re.compile(r"^(?P<name>[^@\s]+)(?:@(?P<at>[^@\s]+))?$")
+
+
+@dataclass(frozen=True)
+class ModelVersion:
+    """One registered version. ``load()`` gives the model back."""
+
+    name: str
+    version: int
+    flavor: str
+    created_at: datetime
+    metrics: Mapping[str, float] = field(default_factory=dict)
+    signature: Mapping[str, object] = field(default_factory=dict)
+    run_id: str | None = None
+    step: str | None = None
+    artifact_id: str = ""
+    profile_id: str | None = None
+    lineage: Mapping[str, object] = field(default_factory=dict)
+    description: str = ""
+    aliases: tuple[str, ...] = ()
+
+    @property
+    def ref(self) -> str:
+        return f"{self.name}@{self.version}"
+
+    @classmethod
+    def from_record(
+        cls, record: ModelVersionRecord, aliases: Mapping[str, int] | None = None
+    ) -> ModelVersion:
+        held = tuple(sorted(a for a, v in (aliases or {}).items() if v == record.version))
+        return cls(
+            name=record.name,
+            version=record.version,
+            flavor=record.flavor,
+            created_at=record.created_at,
+            metrics=dict(record.metrics),
+            signature=dict(record.signature),
+            run_id=record.run_id,
+            step=record.step_name,
+            artifact_id=record.artifact_id,
+            profile_id=record.profile_id,
+            lineage=dict(record.lineage),
+            description=record.description,
+            aliases=held,
+        )
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "name": self.name,
+            "version": self.version,
+            "flavor": self.flavor,
+            "created_at": self.created_at.isoformat(),
+            "metrics": dict(self.metrics),
+            "signature": dict(self.signature),
+            "run_id": self.run_id,
+            "step": self.step,
+            "artifact_id": self.artifact_id,
+            "profile_id": self.profile_id,
+            "lineage": dict(self.lineage),
+            "description": self.description,
+            "aliases": list(self.aliases),
+        }
+
+    def load(self, *, settings: Settings | None = None) -> object:
+        return load(self.ref, settings=settings)
+
+    def profile(self, *, settings: Settings | None = None) -> Profile | None:
+        """The reference data's profile, if the version was registered with ``reference=``."""
+        if self.profile_id is None:
+            return None
+        from conveyor.data import Profile
+
+        ws = Workspace.for_api(settings)
+        return Profile.from_dict(json.loads(ws.values.artifacts.get(self.profile_id)))
+
+
+def register(
+    name: str,
+    model: object,
+    *,
+    metrics: Mapping[str, float] | None = None,
+    reference: object | None = None,
+    description: str = "",
+    settings: Settings | None = None,
+) -> ModelVersion:
+    """Register ``model`` as the next version of ``name``.
+
+    Args:
+        name: The model's name (letters, digits, ``_``, ``.``, ``-``).
+        model: A scikit-learn estimator or Pipeline, an XGBoost or LightGBM model, a PyTorch
+            module, or a plain Python callable.
+        metrics: Figures to keep with the version (what ``cv.evaluate`` returns); gates
+            without evaluation data compare these.
+        reference: Training data (a DataFrame or table): its profile and the model's input
+            signature are stored with the version. A PyTorch module needs it to be saved.
+        description: Free text.
+
+    Every call adds a version. Inside a pipeline step the version records the run and the
+    step; ``cv.register_model`` is cached like any step, so a run whose model and figures
+    are unchanged keeps the version it registered before.
+    """
+    figures = _figures(metrics)
+    features = _features(model, reference)
+    saved = save_model(model, example=features)
+    ws = Workspace.for_api(settings)
+    artifact = _stored(
+        ws, Materialized(saved.data, MODEL_FORMAT, _type_name(model), None, saved.meta)
+    )
+    profile_record = _profile_artifact(ws, reference)
+    stored = tuple(r for r in (artifact, profile_record) if r is not None)
+    ws.metadata.commit(WriteBatch(artifacts=stored))
+    ctx = active_run()
+    record = ws.metadata.register_model_version(
+        ModelVersionRecord(
+            name=name,
+            version=0,
+            artifact_id=artifact.id,
+            flavor=saved.flavor,
+            created_at=datetime.now(UTC),
+            run_id=ctx.run_id if ctx else None,
+            step_name=ctx.step if ctx else None,
+            metrics=figures,
+            signature=infer_signature(features) if features is not None else {},
+            profile_id=profile_record.id if profile_record else None,
+            lineage=_lineage(ctx),
+            description=description,
+            meta={"flavor_meta": saved.meta},
+        )
+    )
+    return ModelVersion.from_record(record, ws.metadata.aliases(name))
+
+
+# -- references and loading -------------------------------------------------------------------
+
+
+def parse_ref(ref: str) -> tuple[str, str | int]:
+    """``"churn@production"`` → ("churn", "production"); ``"churn@3"`` → ("churn", 3);
+    ``"churn"`` and ``"churn@latest"`` → ("churn", "latest")."""
+    match = _REF.match(ref) if isinstance(ref, str) else None
+    if match is None:
+        raise ConveyorError(
+            f"{ref!r} is not a model reference; write NAME, NAME@VERSION or NAME@ALIAS "
+            "(e.g. churn@production, churn@3, churn@latest)",
+            ref=str(ref),
+        )
+    at = match["at"] or LATEST
+    return match["name"], int(at) if at.isdigit() else at
+
+
+def resolve(ref: str, *, settings: Settings | None = None) -> ModelVersionRecord:
+    """The version a reference points to now (an alias is read from the store every time)."""
+    name, at = parse_ref(ref)
+    store = Workspace.for_api(settings).metadata
+    if isinstance(at, int):
+        return store.get_model_version(name, at)
+    if at == LATEST:
+        return store.get_model_version(name)
+    aliases = store.aliases(name)
+    if at not in aliases:
+        known = ", ".join(f"{a} → {v}" for a, v in sorted(aliases.items())) or "none"
+        raise ModelNotFound(
+            f"model {name!r} has no alias {at!r}; its aliases: {known}",
+            name=name,
+            alias=at,
+        )
+    return store.get_model_version(name, aliases[at])
+
+
+# (db url, artifacts, name, version) → the loaded model; a version never changes, so entries
+# are never stale, and an alias is resolved before the cache is consulted.
+_loaded: dict[tuple[str, str, str, int], object] = {}
+_loading = threading.Lock()
+
+
+def load(ref: str, *, settings: Settings | None = None) -> object:
+    """The model a reference points to now: ``"churn@production"``, ``"churn@3"``,
+    ``"churn@latest"`` or ``"churn"`` (the newest).
+
+    Loaded models are kept in memory per version, so loading again costs one look-up of the
+    alias; when an alias moves, the next call loads the version it points to.
+
+    Raises:
+        ModelNotFound: no such model, version or alias (the message lists what there is).
+    """
+    ws = Workspace.for_api(settings)
+    record = resolve(ref, settings=ws.settings)
+    key = (ws.settings.db_url, ws.settings.artifacts, record.name, record.version)
+    model = _loaded.get(key)
+    if model is not None:
+        return model
+    with _loading:
+        model = _loaded.get(key)
+        if model is None:
+            data = ws.values.artifacts.get(record.artifact_id)
+            meta = record.meta.get("flavor_meta", {})
+            model = load_model(record.flavor, data, meta if isinstance(meta, Mapping) else {})
+            _loaded[key] = model
+    return model
+
+
+def get(ref: str, *, settings: Settings | None = None) -> ModelVersion:
+    """The version a reference points to, with its metrics, signature, lineage and aliases."""
+    record = resolve(ref, settings=settings)
+    aliases = Workspace.for_api(settings).metadata.aliases(record.name)
+    return ModelVersion.from_record(record, aliases)
+
+
+def versions(name: str, *, settings: Settings | None = None) -> list[ModelVersion]:
+    """Every version of ``name``, oldest first."""
+    store = Workspace.for_api(settings).metadata
+    aliases = store.aliases(name)
+    return [ModelVersion.from_record(r, aliases) for r in store.list_model_versions(name)]
+
+
+# -- helpers ----------------------------------------------------------------------------------
+
+
+def _figures(metrics: Mapping[str, float] | None) -> dict[str, float]:
+    if metrics is None:
+        return {}
+    if not isinstance(metrics, Mapping):
+        raise RegistryError(
+            f"metrics must be a mapping of names to numbers, got {type(metrics).__name__}"
+        )
+    figures = {}
+    for key, value in metrics.items():
+        try:
+            figures[str(key)] = float(value)
+        except (TypeError, ValueError):
+            raise RegistryError(
+                f"metric {key!r} must be a number, got {type(value).__name__} {value!r:.60}",
+                metric=str(key),
+            ) from None
+    return figures
+
+
+def _features(model: object, reference: object | None) -> object | None:
+    """The reference data as the model sees it: a fitted scikit-learn model names its input
+    columns, so a training frame that still holds the target is narrowed to them."""
+    if reference is None:
+        return None
+    names = getattr(model, "feature_names_in_", None)
+    columns = getattr(reference, "columns", None)
+    if names is None or columns is None:
+        return reference
+    wanted = [str(n) for n in names]
+    missing = [n for n in wanted if n not in set(map(str, columns))]
+    if missing:
+        raise RegistryError(
+            f"the reference data lacks columns the model was fitted on: {', '.join(missing)}",
+            missing=missing,
+        )
+    narrowed: object = reference[wanted]  # type: ignore[index]
+    return narrowed
+
+
+def _profile_artifact(ws: Workspace, reference: object | None) -> ArtifactRecord | None:
+    if reference is None:
+        return None
+    from conveyor.data import profile
+
+    text = json.dumps(profile(reference).to_dict(), sort_keys=True, default=str)
+    return _stored(ws, Materialized(text.encode(), "json", "dict", None, {"kind": "profile"}))
+
+
+def _stored(ws: Workspace, item: Materialized) -> ArtifactRecord:
+    """Always a file in the artifact store, never inline: models and profiles are read back
+    by address, by servers and monitors that have no run record at hand."""
+    return ArtifactRecord(
+        id=ws.values.artifacts.put(item.data),
+        materializer=item.materializer,
+        type_name=item.type_name,
+        size=len(item.data),
+        created_at=datetime.now(UTC),
+        meta=item.meta,
+    )
+
+
+def _lineage(ctx: object | None) -> dict[str, object]:
+    if ctx is None:
+        return {}
+    return {
+        "run_id": getattr(ctx, "run_id", None),
+        "pipeline": getattr(ctx, "pipeline", None),
+        "step": getattr(ctx, "step", None),
+    }
+
+
+def _type_name(model: object) -> str:
+    cls = type(model)
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+class ModelVersionFormat:
+    """Stores a ModelVersion returned by a step (``cv.register_model``) as JSON."""
+
+    name = "model-version"
+    version = "1"
+
+    def handles(self, value: object) -> bool:
+        return type(value) is ModelVersion
+
+    def dump(self, value: object) -> Materialized:
+        assert isinstance(value, ModelVersion)
+        text = json.dumps(value.to_dict(), sort_keys=True)
+        return Materialized(text.encode(), self.name, "ModelVersion", None, {})
+
+    def load(self, type_name: str, data: bytes, meta: Mapping[str, object]) -> object:
+        fields = json.loads(data)
+        fields["created_at"] = datetime.fromisoformat(fields["created_at"])
+        fields["aliases"] = tuple(fields["aliases"])
+        return ModelVersion(**fields)
