@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -28,8 +29,14 @@ def test_quickstart_runs_the_wine_pipeline_and_shows_what_changed(tmp_path: Path
     assert "clean: cached" in second and "train: succeeded" in second
     # a new file: only its partition is cleaned
     assert "1 of 4 partitions ran, 3 cached" in out
-    assert "clean[3]  succeeded  new partition" in out
+    assert re.search(r"clean\[3\]\s+succeeded\s+new partition", out)
     assert "wine@1 → wine@2" in out
+    # tracking and the registry: the model of each run is registered, gated and promoted
+    assert "the model is registered as wine@1" in out
+    assert "wine: production — → 1" in out
+    assert re.search(r"≠\s+n_estimators\s+50\s+200", out)  # runs compared, the change marked
+    assert "oob_accuracy" in out and "confusion_matrix.png" in out
+    assert "wine@2 predicts cultivars" in out or "wine@1 predicts cultivars" in out
     assert "rows: 134 → 178" in out
     assert sorted(p.name for p in (folder / "data").iterdir()) == [
         "wine-1.csv", "wine-2.csv", "wine-3.csv", "wine-4.csv",

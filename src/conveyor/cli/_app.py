@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from conveyor.cli._data import data_group
+from conveyor.cli._models import models_group
 
 
 class _Group(click.Group):
@@ -101,10 +102,28 @@ def runs_list(pipeline: str | None, status: str | None, limit: int) -> None:
 @click.option("--logs", "logs_of", metavar="STEP", default=None, help="Print this step's logs.")
 @click.option("--traceback", "show_traceback", is_flag=True, help="Print failed steps' tracebacks.")
 def runs_show(run_id: str, logs_of: str | None, show_traceback: bool) -> None:
-    """A run's steps: ran or cached and why, time, memory, rows and bytes."""
+    """A run: where it ran (user, git commit, Python, packages), its parameters, latest
+    metrics and tags, its steps (ran or cached and why, time, memory, rows and bytes) and the
+    artifacts it logged."""
     from conveyor.cli._commands import show_run
 
     show_run(run_id, logs_of, show_traceback)
+
+
+@runs_group.command("compare")
+@click.argument("run_ids", nargs=-1, required=True, metavar="RUN_ID RUN_ID [RUN_ID ...]")
+@click.option("--only-diff", is_flag=True, help="Only the rows whose values differ.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def runs_compare(run_ids: tuple[str, ...], only_diff: bool, as_json: bool) -> None:
+    """Runs side by side: each parameter, then each metric (its latest value).
+
+    A row whose values differ is marked ≠; for metrics whose better direction is known
+    (accuracy, f1, roc_auc… higher; loss, rmse, mae… lower) the best value is marked ★. A unique
+    prefix of a run id will do.
+    """
+    from conveyor.cli._tracking import compare_runs
+
+    compare_runs(run_ids, only_diff, as_json)
 
 
 @app.command("lineage")
@@ -117,6 +136,7 @@ def lineage_command(ref: str) -> None:
 
 
 app.add_command(data_group)
+app.add_command(models_group)
 
 
 @app.command("quickstart")

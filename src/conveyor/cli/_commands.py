@@ -15,6 +15,7 @@ from conveyor.cli._progress import LiveDag, PlainLog
 from conveyor.core import Settings, load_settings
 from conveyor.core._errors import PipelineDefinitionError, RunNotFound
 from conveyor.engine import Run, Workspace, lineage, reconcile
+from conveyor.tracking import get_run
 
 
 def settings() -> Settings:
@@ -82,7 +83,10 @@ def show_run(run_id: str, logs_of: str | None, show_traceback: bool) -> None:
                 raise RunNotFound(f"{run.id}:{logs_of} (steps of this run: {names})")
             click.echo(chosen[0].logs or f"(step {logs_of!r} printed and logged nothing)")
             return
-        _render.run_detail(run, steps, show_traceback)
+        tracked = get_run(run.id, settings=ws.settings)
+        logged = ws.metadata.get_artifacts([a.artifact_id for a in tracked.artifacts])
+        sizes = {address: record.size for address, record in logged.items()}
+        _render.run_detail(run, steps, show_traceback, tracked, sizes)
 
 
 def show_lineage(ref: str) -> None:

@@ -10,15 +10,22 @@ from importlib import resources
 from pathlib import Path
 
 import click
+import pandas as pd
 
+from conveyor import models
 from conveyor.cli import _render
 from conveyor.cli._data import diff_tables
 from conveyor.cli._loading import load_pipeline
+from conveyor.cli._models import show_criteria, show_move
 from conveyor.cli._progress import LiveDag, PlainLog
-from conveyor.core import load_settings
+from conveyor.cli._tracking import compare, show_comparison
+from conveyor.core import Settings, load_settings
 from conveyor.engine import Workspace
 from conveyor.engine import _datasets as datasets
 from conveyor.engine._datasets import profile_of, resolve_ref
+from conveyor.errors import GateFailed
+from conveyor.registry import Gate, decisions, promote
+from conveyor.tracking import get_run
 
 
 def quickstart(folder: Path | None) -> None:
@@ -45,6 +52,9 @@ def quickstart(folder: Path | None) -> None:
     click.echo(f"   scores: {first.outputs['evaluate']}   data: {first.outputs['profile']}")
     before = datasets.register("wine", first.outputs["combine"], settings=settings)
     click.echo(f"   the cleaned table is registered as dataset version {before.ref}")
+    v1 = first.outputs["register_model"]
+    click.echo(f"   the model is registered as {v1.ref}; promoting it through a gate:")  # type: ignore[attr-defined]
+    _promote(v1.version, Gate(min={"accuracy": 0.8}), settings)  # type: ignore[attr-defined]
 
     click.secho(
         "\n2. Changing one parameter (n_estimators 50 → 200): only train and evaluate run again",
@@ -54,6 +64,15 @@ def quickstart(folder: Path | None) -> None:
         n_estimators=200, hooks=[hook()], settings=settings, source=str(pipeline_file)
     ).raise_for_status()
     click.echo(f"   scores: {second.outputs['evaluate']}")
+    click.echo("   the two runs side by side (conveyor runs compare):")
+    runs = [get_run(first.id, settings=settings), get_run(second.id, settings=settings)]
+    rows = [row for row in compare(runs) if row.differs]
+    show_comparison(runs, [first.status, second.status], rows, only_diff=True)
+    v2 = second.outputs["register_model"]
+    click.echo(
+        f"   {v2.ref} must not be worse than production on the same test rows:"  # type: ignore[attr-defined]
+    )
+    _promote(v2.version, Gate(min={"accuracy": 0.8, "f1": 0.8}, beat="production"), settings)  # type: ignore[attr-defined]
 
     click.secho(
         "\n3. A fourth file arrives: only it is cleaned; the steps after it run again", bold=True
@@ -67,8 +86,14 @@ def quickstart(folder: Path | None) -> None:
 
     click.secho("\n4. What conveyor recorded for that run", bold=True)
     with Workspace.open(settings) as ws:
+        tracked = get_run(third.id, settings=settings)
+        logged = ws.metadata.get_artifacts([a.artifact_id for a in tracked.artifacts])
         _render.run_detail(
-            ws.metadata.get_run(third.id), ws.metadata.step_runs(third.id), show_traceback=False
+            ws.metadata.get_run(third.id),
+            ws.metadata.step_runs(third.id),
+            show_traceback=False,
+            tracked=tracked,
+            sizes={address: record.size for address, record in logged.items()},
         )
 
     click.secho(
@@ -78,12 +103,49 @@ def quickstart(folder: Path | None) -> None:
         old, new = resolve_ref(before.ref, ws), resolve_ref(after.ref, ws)
         diff_tables(old, new, profile_of(old, ws), profile_of(new, ws))
 
+    _load_production(third.outputs["combine"], settings)  # type: ignore[arg-type]
+    _try_next(folder, first.id, second.id, third.id, after.ref)
+
+
+def _promote(version: int, gate: Gate, settings: Settings) -> None:
+    try:
+        move = promote("wine", version, "production", gate=gate, settings=settings)
+    except GateFailed as exc:
+        decision = exc.details.get("decision")
+        criteria = decision.get("criteria", []) if isinstance(decision, dict) else []
+        show_criteria(f"   gate for wine@{version}: failed", None, criteria)
+        click.echo(f"   production stays where it was: {exc.message}")
+        return
+    taken = [d for d in decisions("wine", version, settings=settings) if d.id == move.decision_id]
+    if taken:
+        show_criteria(f"   gate for wine@{version}: passed", taken[0].id, taken[0].criteria)
+    show_move(move)
+
+
+def _load_production(table: pd.DataFrame, settings: Settings) -> None:
+    click.secho("\n6. The production model, loaded by its alias", bold=True)
+    production = models.get("wine@production", settings=settings)
+    model = models.load("wine@production", settings=settings)
+    wines = table.drop(columns="cultivar").head(5)
+    wines = wines.assign(
+        flavanoid_share=wines["flavanoids"] / wines["total_phenols"],
+        color_per_hue=wines["color_intensity"] / wines["hue"],
+    )
+    predicted = [int(p) for p in model.predict(wines)]  # type: ignore[attr-defined]
+    click.echo(f"   {production.ref} predicts cultivars {predicted} for the first five wines")
+
+
+def _try_next(folder: Path, first_id: str, second_id: str, third_id: str, dataset_ref: str) -> None:
     click.secho("\nWhat to try next", bold=True)
     click.echo(f"  cd {folder}")
     click.echo("  conveyor run pipeline.py:wine -p n_estimators=200  # all cached: nothing runs")
     click.echo("  conveyor runs list")
-    click.echo(f"  conveyor runs show {third.id}")
-    click.echo(f"  conveyor lineage {third.id}")
+    click.echo(f"  conveyor runs compare {first_id} {second_id}")
+    click.echo("  conveyor models show wine            # versions, metrics, aliases")
+    click.echo("  conveyor models history wine         # every move of production, and why")
+    click.echo("  conveyor models rollback wine --alias production")
+    click.echo(f"  conveyor runs show {third_id}")
+    click.echo(f"  conveyor lineage {third_id}")
     click.echo("  conveyor data list")
-    click.echo(f"  conveyor data show {after.ref}")
+    click.echo(f"  conveyor data show {dataset_ref}")
     click.echo("  edit a step in pipeline.py and run again: it and the steps after it re-run")

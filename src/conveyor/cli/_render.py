@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import json
+import math
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 from rich.tree import Tree
 
 from conveyor.engine import Lineage
 from conveyor.store import RunRecord, StepRunRecord
+from conveyor.tracking import TrackedRun
 
 # piped output is read by scripts and people alike: wide enough that ids are never cut
 _console = Console(highlight=False, width=None if sys.stdout.isatty() else 200)
@@ -64,7 +68,17 @@ def runs_table(runs: Sequence[RunRecord]) -> None:
     _console.print(table)
 
 
-def run_detail(run: RunRecord, steps: Sequence[StepRunRecord], show_traceback: bool) -> None:
+def run_detail(
+    run: RunRecord,
+    steps: Sequence[StepRunRecord],
+    show_traceback: bool,
+    tracked: TrackedRun | None = None,
+    sizes: Mapping[str, int | None] | None = None,
+) -> None:
+    """The run, where it ran, what it tracked, its steps and the artifacts it logged.
+
+    ``sizes`` maps a logged artifact's id to its size in bytes.
+    """
     _console.print(
         f"[bold]run[/] {run.id}  [bold]pipeline[/] {run.pipeline}  "
         f"[bold]status[/] {_status(run.status)}"
@@ -73,12 +87,22 @@ def run_detail(run: RunRecord, steps: Sequence[StepRunRecord], show_traceback: b
         f"started {_when(run.started_at)}  finished {_when(run.finished_at)}  "
         f"host {run.host} pid {run.pid}"
     )
-    if run.params:
-        _console.print("params: " + " ".join(f"{k}={v}" for k, v in run.params.items()))
+    if tracked is not None:
+        _where(tracked)
     if run.source:
         _console.print(f"source: {run.source}")
     if run.error:
         _console.print(f"[red]error:[/] {run.error}")
+    # the pipeline's parameters are recorded with the run; steps may log more
+    params = {**run.params, **(tracked.params if tracked else {})}
+    for label, values in (
+        ("params", params),
+        ("metrics", tracked.metrics if tracked else {}),
+        ("tags", tracked.tags if tracked else {}),
+    ):
+        if values:
+            pairs = (f"{k}={value_text(v)}" for k, v in sorted(values.items()))
+            _console.print(f"[bold]{label}:[/] " + escape("  ".join(pairs)))
     table = Table(box=None, pad_edge=False)
     for column in (
         "step",
@@ -116,9 +140,71 @@ def run_detail(run: RunRecord, steps: Sequence[StepRunRecord], show_traceback: b
             if step.traceback:
                 _console.print(f"[bold red]{step.step}[/]")
                 _console.print(step.traceback, markup=False)
+    if tracked is not None and tracked.artifacts:
+        _logged_artifacts(tracked, sizes or {})
     logged = [s.step for s in steps if s.logs]
     if logged:
         _console.print(f"logs: conveyor runs show {run.id} --logs STEP  ({', '.join(logged)})")
+
+
+def _where(tracked: TrackedRun) -> None:
+    env = tracked.environment
+    parts = [f"user {escape(tracked.user)}"] if tracked.user else []
+    if tracked.git_commit:
+        dirty = " (dirty)" if tracked.git_dirty else ""
+        parts.append(f"git {tracked.git_commit[:12]}{dirty}")
+    python = env.get("python")
+    if python:
+        implementation = env.get("implementation")
+        parts.append(f"python {python}" + (f" ({implementation})" if implementation else ""))
+    if env.get("platform"):
+        parts.append(escape(str(env["platform"])))
+    if parts:
+        _console.print("  ".join(parts))
+    packages = env.get("packages")
+    if isinstance(packages, Mapping) and packages:
+        listed = ", ".join(f"{name} {version}" for name, version in sorted(packages.items()))
+        _console.print(f"packages: {escape(listed)}")
+
+
+def _logged_artifacts(tracked: TrackedRun, sizes: Mapping[str, int | None]) -> None:
+    table = Table(box=None, pad_edge=False, title="logged artifacts", title_justify="left")
+    for column in ("name", "size", "step", "artifact"):
+        table.add_column(column, no_wrap=True)
+    for artifact in sorted(tracked.artifacts, key=lambda a: (a.step_name, a.name)):
+        table.add_row(
+            escape(artifact.name),
+            _bytes(sizes.get(artifact.artifact_id)),
+            escape(artifact.step_name) or "-",
+            f"{artifact.artifact_id[:19]}…",
+        )
+    _console.print(table)
+
+
+def value_text(value: object) -> str:
+    """A tracked value as people read it: numbers to six significant digits, text as is."""
+    if isinstance(value, float):
+        return "nan" if math.isnan(value) else f"{value:.6g}"
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool | int):
+        return str(value)
+    return json.dumps(value, sort_keys=True, default=str)
+
+
+def json_text(document: object) -> str:
+    """``document`` as strict JSON: NaN and infinities, which JSON lacks, become null."""
+    return json.dumps(_finite(document), indent=2, default=str, allow_nan=False)
+
+
+def _finite(value: object) -> object:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, Mapping):
+        return {str(k): _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
 
 
 def _n(value: int | None) -> str:

@@ -94,33 +94,34 @@ def features(
 
 @cv.step
 def train(train_df: pd.DataFrame, n_estimators: int = 100, seed: int = 0) -> RandomForestClassifier:
-    """Fit a random forest."""
-    model = RandomForestClassifier(n_estimators=n_estimators, random_state=seed, n_jobs=1)
+    """Fit a random forest, logging its settings and how well it fits the training data."""
+    model = RandomForestClassifier(
+        n_estimators=n_estimators, random_state=seed, n_jobs=1, oob_score=True
+    )
+    cv.log_params({"max_features": "sqrt", "rows": len(train_df)})
     model.fit(train_df.drop(columns=LABEL), train_df[LABEL])
+    cv.log_metric("oob_accuracy", float(model.oob_score_))
     return model
 
 
 @cv.step
 def evaluate(model: RandomForestClassifier, test_df: pd.DataFrame) -> dict[str, float]:
-    """Score the model on wines it has not seen."""
-    from sklearn.metrics import accuracy_score, f1_score
-
-    predicted = model.predict(test_df.drop(columns=LABEL))
-    scores = {
-        "accuracy": round(float(accuracy_score(test_df[LABEL], predicted)), 4),
-        "f1_macro": round(float(f1_score(test_df[LABEL], predicted, average="macro")), 4),
-    }
+    """Score the model on wines it has not seen (metrics and a confusion matrix are logged)."""
+    scores = cv.evaluate(model, test_df.drop(columns=LABEL), test_df[LABEL])
+    scores = {k: round(v, 4) for k, v in scores.items() if k in ("accuracy", "f1", "log_loss")}
     print(f"scores: {scores}")
     return scores
 
 
 @cv.pipeline
 def wine(n_estimators: int = 100, test_size: float = 0.25, seed: int = 0) -> None:
-    """Clean each file → combine → features → train → evaluate, with a profile on the side."""
+    """Clean each file → combine → features → train → evaluate → register the model, with a
+    profile on the side."""
     if not DATA.exists():
         deliver()
     table = combine(cv.map(clean, cv.read_csv(DATA / "*.csv")))
     profile(table)
     train_df, test_df = features(table, test_size=test_size, seed=seed)
     model = train(train_df, n_estimators=n_estimators, seed=seed)
-    evaluate(model, test_df)
+    scores = evaluate(model, test_df)
+    cv.register_model("wine", model, metrics=scores, reference=train_df)
