@@ -693,3 +693,27 @@ def test_bad_queries_name_what_is_wrong(
     with pytest.raises(ConveyorError) as info:
         runs.search_runs(query)
     assert message in str(info.value)
+
+
+def test_a_search_table_holds_what_search_runs_and_run_data_give(store: MetadataStore) -> None:
+    for i, value in enumerate([0.2, 0.9, float("nan"), 0.6]):
+        store.create_run(run(f"run-{i}", params={"n": i * 10}, started_at=at(i)))
+        log(store, f"run-{i}", metrics=(point("acc", value), point("loss", 1 - i / 10)))
+        log(store, f"run-{i}", tags=(("team", '"a"'),))
+    query = RunQuery(
+        conditions=(Condition("params", "n", ">=", 10.0),),
+        order_by=(Ordering("metrics", "acc", descending=True),),
+    )
+    table = store.search_table(query)
+    found = store.search_runs(query)
+    assert [row[0] for row in table.runs] == [r.id for r in found] == ["run-1", "run-3", "run-2"]
+    assert [row[1:4] for row in table.runs] == [(r.pipeline, r.status, r.started_at) for r in found]
+    data = store.run_data([r.id for r in found])
+    assert sorted(table.params) == sorted(
+        (r, k, v) for r in data for k, v in data[r].params.items()
+    )
+    metrics = {(r, k): v for r, k, v in table.metrics}
+    assert metrics[("run-1", "acc")] == 0.9 and math.isnan(metrics[("run-2", "acc")])
+    assert len(metrics) == 6
+    assert sorted(table.tags) == [(r, "team", '"a"') for r in ("run-1", "run-2", "run-3")]
+    assert store.search_table(RunQuery(pipelines=("nothing",))).runs == []

@@ -230,3 +230,25 @@ def test_search_result_is_a_dataframe_even_when_empty(settings: Settings) -> Non
     found = cv.search_runs(pipeline="nothing-here", settings=settings)
     assert isinstance(found, pd.DataFrame) and found.empty
     assert "run_id" in found.columns
+
+
+@cv.step(cache=False)
+def visible_after_flush() -> float:
+    cv.log_metric("progress", 0.5, step=1)
+    context = cv.current_run()
+    assert context is not None
+    assert context.tracker is not None
+    context.tracker.flush()  # stored now, while the step still runs
+    seen = cv.get_run(context.run_id).metrics
+    return seen.get("progress", -1.0)
+
+
+@cv.pipeline
+def flushing() -> None:
+    visible_after_flush()
+
+
+def test_a_flush_stores_what_was_logged_while_the_step_runs(settings: Settings) -> None:
+    run = flushing.run(settings=settings)
+    assert run.status == "succeeded", run.steps[0].error
+    assert run.outputs["visible_after_flush"] == 0.5

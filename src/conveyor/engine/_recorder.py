@@ -40,18 +40,34 @@ class Recorder:
         self._clock = clock
         self._queue: queue.SimpleQueue[object] = queue.SimpleQueue()
         self._error: BaseException | None = None
+        self._closed = False
         self._thread = threading.Thread(target=self._loop, name="conveyor-recorder", daemon=True)
         self._thread.start()
 
     def record(self, step_run: StepRunRecord, artifacts: tuple[ArtifactRecord, ...] = ()) -> None:
         self._queue.put(WriteBatch(artifacts=artifacts, step_runs=(step_run,)))
 
-    def track(self, batch: TrackingBatch, artifacts: tuple[ArtifactRecord, ...] = ()) -> None:
+    def track(
+        self,
+        batch: TrackingBatch,
+        artifacts: tuple[ArtifactRecord, ...] = (),
+        written: threading.Event | None = None,
+    ) -> None:
+        """Queue what a step logged; ``written`` is set once it (and all before it) is stored.
+
+        After ``close`` (an attempt that outlived its run's timeout) nothing is stored."""
+        if self._closed:
+            if written is not None:
+                written.set()
+            return
         self._queue.put(WriteBatch(artifacts=artifacts))
         self._queue.put(batch)
+        if written is not None:
+            self._queue.put(written)
 
     def close(self) -> None:
         """Write everything queued, stop the thread, and raise if a write failed."""
+        self._closed = True
         self._queue.put(_STOP)
         self._thread.join()
         if self._error is not None:
@@ -84,6 +100,9 @@ class Recorder:
             tracked = [item for item in items if isinstance(item, TrackingBatch)]
             if (batches or tracked) and self._error is None:
                 self._write(batches, tracked)
+            for item in items:
+                if isinstance(item, threading.Event):
+                    item.set()  # after the write, failed or not: a waiting step must go on
             now = self._clock()
             if (now - last_beat).total_seconds() >= HEARTBEAT_SECONDS and self._error is None:
                 self._safely(functools.partial(self._store.heartbeat, self._run_id, now))

@@ -28,7 +28,7 @@ MAX_KEY = 250
 FLUSH_POINTS = 5_000
 FLUSH_SECONDS = 2.0
 
-Writer = Callable[[TrackingBatch, tuple[ArtifactRecord, ...]], None]
+Writer = Callable[[TrackingBatch, tuple[ArtifactRecord, ...], threading.Event | None], None]
 
 # run id → the recorder's entry point, for attempts that run in the runner's process
 _writers: dict[str, Writer] = {}
@@ -122,8 +122,12 @@ class AttemptTracker:
         return label
 
     def flush(self) -> None:
+        """Wait until everything logged so far is stored. In a worker process there is no
+        writer to wait for: the values are stored when the attempt ends."""
         if self._writer is not None:
-            self._hand_off()
+            written = threading.Event()
+            self._hand_off(written)
+            written.wait()
 
     # -- engine side -----------------------------------------------------------------------
 
@@ -136,12 +140,14 @@ class AttemptTracker:
         taken = self._take()
         return taken if taken[0] != TrackingBatch(self._run_id) or taken[1] else None
 
-    def _hand_off(self) -> None:
+    def _hand_off(self, written: threading.Event | None = None) -> None:
         self._last_flush = time.monotonic()
         batch, records = self._take()
+        assert self._writer is not None
         if batch != TrackingBatch(self._run_id) or records:
-            assert self._writer is not None
-            self._writer(batch, records)
+            self._writer(batch, records, written)
+        elif written is not None:
+            written.set()
 
     def _take(self) -> tuple[TrackingBatch, tuple[ArtifactRecord, ...]]:
         step = self._step

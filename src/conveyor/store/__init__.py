@@ -42,6 +42,7 @@ from conveyor.store._tracking_records import Operator as Operator
 from conveyor.store._tracking_records import Ordering as Ordering
 from conveyor.store._tracking_records import RunData as RunData
 from conveyor.store._tracking_records import RunQuery as RunQuery
+from conveyor.store._tracking_records import RunTable as RunTable
 from conveyor.store._tracking_records import TrackingBatch as TrackingBatch
 
 
@@ -83,6 +84,7 @@ __all__ = [
     "RunQuery",
     "RunRecord",
     "RunStatus",
+    "RunTable",
     "StepRunRecord",
     "StepStatus",
     "TrackingBatch",

@@ -34,6 +34,7 @@ from conveyor.store._tracking_records import (
     ModelVersionRecord,
     RunData,
     RunQuery,
+    RunTable,
     TrackingBatch,
 )
 
@@ -313,6 +314,19 @@ class MemoryMetadataStore:
             tracked = self._tracked.get(run_id)
             found = list(tracked.artifacts.values()) if tracked is not None else []
         return sorted(found, key=lambda a: a.name)
+
+    def search_table(self, query: RunQuery) -> RunTable:
+        found = self.search_runs(query)
+        data = self.run_data([r.id for r in found])
+        return RunTable(
+            runs=[
+                (r.id, r.pipeline, r.status, r.started_at, r.finished_at, r.user, r.git_commit)
+                for r in found
+            ],
+            params=[(r.id, k, v) for r in found for k, v in data[r.id].params.items()],
+            metrics=[(r.id, k, p.value) for r in found for k, p in data[r.id].metrics.items()],
+            tags=[(r.id, k, v) for r in found for k, v in data[r.id].tags.items()],
+        )
 
     def search_runs(self, query: RunQuery) -> list[RunRecord]:
         checked = _search.check_query(query)

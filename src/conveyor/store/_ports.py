@@ -26,6 +26,7 @@ from conveyor.store._tracking_records import (
     ModelVersionRecord,
     RunData,
     RunQuery,
+    RunTable,
     TrackingBatch,
 )
 
@@ -72,6 +73,11 @@ class TrackingStore(Protocol):
 
         Bad keys or operators the parser let through raise ConveyorError naming them.
         """
+        ...
+
+    def search_table(self, query: RunQuery) -> RunTable:
+        """What ``search_runs`` finds, with the tracked values of each run, as plain rows: the
+        fast path of a search shown as one table (run_data's records cost too much there)."""
         ...
 
     def child_runs(self, parent_id: str) -> list[RunRecord]:

@@ -88,6 +88,21 @@ class RunQuery:
 
 
 @dataclass(frozen=True, slots=True)
+class RunTable:
+    """A search's result as rows of plain tuples, for building a table of many runs at once.
+
+    ``runs`` rows are (id, pipeline, status, started_at, finished_at, user, git_commit) in the
+    query's order; the other lists are (run_id, key, value) of those runs: params and tags as
+    JSON text, metrics as the latest value (NaN for a NaN point).
+    """
+
+    runs: list[tuple[str, str, str, datetime, datetime | None, str, str | None]]
+    params: list[tuple[str, str, str]]
+    metrics: list[tuple[str, str, float]]
+    tags: list[tuple[str, str, str]]
+
+
+@dataclass(frozen=True, slots=True)
 class RunData:
     """A run's tracked values: what search_runs and get_run show beside the run record."""
 

@@ -15,14 +15,23 @@ from typing import TYPE_CHECKING
 from conveyor.core import Settings
 from conveyor.core._errors import ConveyorError
 from conveyor.engine import StepResult, Workspace
-from conveyor.store import RunRecord
 from conveyor.store._tracking_records import LoggedArtifact, RunData, RunQuery
 from conveyor.tracking._filter import parse_filter, parse_order_by
 
 if TYPE_CHECKING:
     import pandas as pd
 
-_RUN_COLUMNS = ("run_id", "pipeline", "status", "started_at", "finished_at", "duration", "user")
+_RUN_FIELDS = ("run_id", "pipeline", "status", "started_at", "finished_at", "user", "git_commit")
+_SHOWN = (
+    "run_id",
+    "pipeline",
+    "status",
+    "started_at",
+    "finished_at",
+    "duration",
+    "user",
+    "git_commit",
+)
 
 
 def search_runs(
@@ -65,35 +74,31 @@ def search_runs(
         parent_id=parent_id,
         include_children=include_children,
     )
-    store = _workspace(settings).metadata
-    runs = store.search_runs(query)
-    data = store.run_data([r.id for r in runs])
-    rows = []
-    for run in runs:
-        row: dict[str, object] = {
-            "run_id": run.id,
-            "pipeline": run.pipeline,
-            "status": run.status,
-            "started_at": run.started_at,
-            "finished_at": run.finished_at,
-            "duration": _duration(run),
-            "user": run.user,
-            "git_commit": run.git_commit,
-        }
-        tracked = data.get(run.id, RunData())
-        for key, text in tracked.params.items():
-            row[f"params.{key}"] = _decoded(text)
-        for key, point in tracked.metrics.items():
-            row[f"metrics.{key}"] = point.value
-        for key, text in tracked.tags.items():
-            row[f"tags.{key}"] = _decoded(text)
-        rows.append(row)
-    frame = pd.DataFrame(rows)
-    if frame.empty:
-        return pd.DataFrame(columns=[*_RUN_COLUMNS, "git_commit"])
-    fixed = [c for c in frame.columns if "." not in c]
-    tracked_columns = sorted(c for c in frame.columns if "." in c)
-    return frame[fixed + tracked_columns]
+    table = _workspace(settings).metadata.search_table(query)
+    columns: dict[str, list[object]] = {
+        name: [row[i] for row in table.runs] for i, name in enumerate(_RUN_FIELDS)
+    }
+    columns["duration"] = [
+        None if row[4] is None else _seconds(row[4] - row[3]) for row in table.runs
+    ]
+    position = {row[0]: i for i, row in enumerate(table.runs)}
+    tracked: dict[str, list[object]] = {}
+    count = len(table.runs)
+    texts: list[tuple[str, list[tuple[str, str, str]]]] = [
+        ("params.", table.params),
+        ("tags.", table.tags),
+    ]
+    for prefix, rows in texts:
+        for run_id, key, text in rows:
+            _column(tracked, prefix + key, count)[position[run_id]] = _decoded(text)
+    for run_id, key, number in table.metrics:
+        _column(tracked, "metrics." + key, count)[position[run_id]] = number
+    frame = pd.DataFrame(
+        {**{k: columns[k] for k in _SHOWN}, **{k: tracked[k] for k in sorted(tracked)}}
+    )
+    for name in (k for k in tracked if k.startswith("metrics.")):
+        frame[name] = frame[name].astype("float64")
+    return frame
 
 
 @dataclass(frozen=True)
@@ -180,17 +185,18 @@ def _workspace(settings: Settings | None) -> Workspace:
     return Workspace.for_api(settings)
 
 
+def _column(columns: dict[str, list[object]], name: str, rows: int) -> list[object]:
+    column = columns.get(name)
+    if column is None:
+        column = columns[name] = [None] * rows
+    return column
+
+
 def _decoded(text: str) -> object:
     try:
         return json.loads(text)
     except ValueError:
         return text
-
-
-def _duration(run: RunRecord) -> float | None:
-    if run.finished_at is None:
-        return None
-    return _seconds(run.finished_at - run.started_at)
 
 
 def _seconds(delta: timedelta) -> float:

@@ -49,6 +49,7 @@ from conveyor.store._tracking_records import (
     ModelVersionRecord,
     RunData,
     RunQuery,
+    RunTable,
     TrackingBatch,
 )
 from conveyor.store.sql import _rows
@@ -376,6 +377,9 @@ class SqlMetadataStore:
 
     def search_runs(self, query: RunQuery) -> list[RunRecord]:
         return self._tracking.search_runs(query)
+
+    def search_table(self, query: RunQuery) -> RunTable:
+        return self._tracking.search_table(query)
 
     def child_runs(self, parent_id: str) -> list[RunRecord]:
         return self._tracking.child_runs(parent_id)

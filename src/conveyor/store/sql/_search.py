@@ -14,6 +14,7 @@ only has to give the same answers:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, false, not_, or_, select, true
@@ -36,7 +37,9 @@ _ATTRIBUTE_COLUMNS = {
 _NEGATED = {"!=": "=", "not in": "in"}
 
 
-def search_statement(query: CheckedQuery, dialect: str) -> Select[Any]:
+def search_statement(
+    query: CheckedQuery, dialect: str, columns: Sequence[Any] = _rows.RUN_COLUMNS
+) -> Select[Any]:
     where: list[ColumnElement[bool]] = []
     if query.pipelines:
         where.append(runs.c.pipeline.in_(query.pipelines))
@@ -50,13 +53,7 @@ def search_statement(query: CheckedQuery, dialect: str) -> Select[Any]:
     for position, ordering in enumerate(query.order_by):
         source = _order(ordering, position, source, order, dialect)
     order += [runs.c.started_at.desc(), bytewise(runs.c.id, dialect).desc()]
-    return (
-        select(*_rows.RUN_COLUMNS)
-        .select_from(source)
-        .where(*where)
-        .order_by(*order)
-        .limit(query.limit)
-    )
+    return select(*columns).select_from(source).where(*where).order_by(*order).limit(query.limit)
 
 
 def bytewise(column: Any, dialect: str) -> Any:

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Collection, Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import Connection, Engine, Table, and_, bindparam, or_, select
+from sqlalchemy import Connection, Engine, String, Table, and_, bindparam, or_, select, type_coerce
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 
@@ -26,6 +27,7 @@ from conveyor.store._tracking_records import (
     MetricPoint,
     RunData,
     RunQuery,
+    RunTable,
     TrackingBatch,
 )
 from conveyor.store.sql import _rows
@@ -47,6 +49,17 @@ _UPSERT = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
 _METRIC_COLUMNS = ("run_id", "key", "value", "step", "timestamp", "step_name")
 _IN_CHUNK = 500  # ids per IN (...) list, as in _repository
 _latest = latest_metrics.c
+_TABLE_COLUMNS = [
+    runs.c[name]
+    for name in ("id", "pipeline", "status", "started_at", "finished_at", "user", "git_commit")
+]
+# SQLite keeps times as naive UTC text; read as text, they skip the per-row type processing
+_TABLE_TEXT_COLUMNS = [
+    type_coerce(c, String()) if c.name in ("started_at", "finished_at") else c
+    for c in _TABLE_COLUMNS
+]
+_VALUE_COLUMNS = [(t.c.run_id, t.c.key, t.c.value) for t in (params, latest_metrics, tags)]
+NAN = math.nan
 
 
 class SqlTracking:
@@ -245,6 +258,35 @@ class SqlTracking:
         result: list[RunRecord] = self._run(action, "search runs")
         return result
 
+    def search_table(self, query: RunQuery) -> RunTable:
+        checked = _search.check_query(query)
+        if checked.limit == 0:
+            return RunTable([], [], [], [])
+        sqlite_text = self._dialect == "sqlite"
+        statement = search_statement(
+            checked, self._dialect, _TABLE_TEXT_COLUMNS if sqlite_text else _TABLE_COLUMNS
+        )
+
+        def action() -> RunTable:
+            with self._reader.connect() as connection:
+                found = [tuple(row) for row in connection.execute(statement)]
+                if sqlite_text:  # parsing the stored text directly is many times faster
+                    found = [(*row[:3], _utc(row[3]), _utc(row[4]), *row[5:]) for row in found]
+                ids = [row[0] for row in found]
+                values: list[list[tuple[Any, ...]]] = [[], [], []]
+                for start in range(0, len(ids), _IN_CHUNK):
+                    chunk = ids[start : start + _IN_CHUNK]
+                    for into, (run_id, key, value) in zip(values, _VALUE_COLUMNS, strict=True):
+                        rows = connection.execute(
+                            select(run_id, key, value).where(run_id.in_(chunk))
+                        )
+                        into.extend(tuple(row) for row in rows)
+            metric_rows = [(r, k, NAN if v is None else v) for r, k, v in values[1]]
+            return RunTable(found, values[0], metric_rows, values[2])
+
+        result: RunTable = self._run(action, "search runs")
+        return result
+
     def child_runs(self, parent_id: str) -> list[RunRecord]:
         def action() -> list[RunRecord]:
             with self._reader.connect() as connection:
@@ -274,6 +316,10 @@ def _value_rows(run_id: str, checked: Mapping[str, _checks.Tracked]) -> list[dic
 def _nan_as_null(row: _checks.MetricRow) -> tuple[Any, ...]:
     """NaN is stored as NULL (see ``_tables.metrics``)."""
     return (*row[:2], None, *row[3:]) if math.isnan(row[2]) else row
+
+
+def _utc(text: str | None) -> datetime | None:
+    return None if text is None else datetime.fromisoformat(text).replace(tzinfo=UTC)
 
 
 def _sorted(values: Mapping[str, Any]) -> dict[str, Any]:

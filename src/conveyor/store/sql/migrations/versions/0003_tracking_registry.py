@@ -81,6 +81,10 @@ def upgrade() -> None:
         ),
     )
     op.create_index("ix_latest_metrics_key_value", "latest_metrics", ["key", "value"])
+    # covering: a search reads every latest value of the runs it found from the index alone
+    op.create_index(
+        "ix_latest_metrics_run_id_key_value", "latest_metrics", ["run_id", "key", "value"]
+    )
 
     op.create_table(
         "logged_artifacts",
