@@ -49,8 +49,9 @@ _LIBRARY_ROOTS = _library_roots()
 
 
 def is_user_code(module_name: str | None) -> bool:
-    """True for modules of the user's project: not built in, not under the interpreter's prefix."""
-    if not module_name:
+    """True for modules of the user's project: not built in, not under the interpreter's prefix,
+    and not conveyor itself (an editable install lives in a project folder too)."""
+    if not module_name or module_name == "conveyor" or module_name.startswith("conveyor."):
         return False
     module = sys.modules.get(module_name)
     path = getattr(module, "__file__", None)
@@ -67,7 +68,7 @@ class _Walker:
 
     def _add(self, *parts: object) -> None:
         for part in parts:
-            text = part if isinstance(part, bytes) else repr(part).encode("utf-8", "replace")
+            text = part if isinstance(part, bytes) else _stable(part).encode("utf-8", "replace")
             self._digest.update(len(text).to_bytes(8, "little"))
             self._digest.update(text)
 
@@ -124,6 +125,27 @@ class _Walker:
                 if isinstance(member, types.FunctionType) and member.__module__ == value.__name__:
                     self._add("module-fn", value.__name__, attr)
                     self.function(member, depth + 1)
+
+
+_PLAIN = (bool, int, float, complex, str, bytes, type(None), type(Ellipsis))
+
+
+def _stable(value: object) -> str:
+    """A text for ``value`` that is the same in every process: sets are written sorted (their
+    order follows string hashing, which is salted per process), and objects without a plain
+    value by their type (their default repr holds a memory address)."""
+    if isinstance(value, _PLAIN):
+        return repr(value)
+    if isinstance(value, tuple | list):
+        return "(" + ",".join(_stable(v) for v in value) + ")"
+    if isinstance(value, dict):
+        items = sorted(f"{_stable(k)}:{_stable(v)}" for k, v in value.items())
+        return "{" + ",".join(items) + "}"
+    if isinstance(value, frozenset | set):
+        return "{" + ",".join(sorted(_stable(v) for v in value)) + "}"
+    if isinstance(value, type):
+        return f"<class {value.__module__}.{value.__qualname__}>"
+    return f"<{type(value).__module__}.{type(value).__qualname__}>"
 
 
 def _all_names(code: types.CodeType) -> set[str]:

@@ -19,10 +19,9 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from conveyor.core._errors import ConveyorError
-from conveyor.store import ArtifactRecord
+from conveyor.store import ArtifactRecord, check_tracking_key
 from conveyor.store._tracking_records import LoggedArtifact, MetricPoint, TrackingBatch
 
-MAX_KEY = 250
 # A step that logs in a tight loop hands its buffer to the writer this often, so that a long
 # step's metrics appear while it runs and memory stays small.
 FLUSH_POINTS = 5_000
@@ -59,12 +58,14 @@ class AttemptTracker:
         self._artifacts: list[LoggedArtifact] = []
         self._records: list[ArtifactRecord] = []
         self._last_flush = time.monotonic()
+        self._keys: set[str] = set()  # metric keys already checked: the check runs once each
+        self._unnamed = 0
 
     # -- TrackingSink ----------------------------------------------------------------------
 
     def metric(self, key: str, value: float, step: int | None) -> None:
-        if type(key) is not str or not 0 < len(key) <= MAX_KEY:
-            _bad_key("log_metric", key)
+        if key not in self._keys:
+            self._keys.add(_checked("log_metric", key))
         if type(value) is not float:
             value = _number(key, value)
         if step is not None and type(step) is not int:
@@ -85,9 +86,10 @@ class AttemptTracker:
             step = _step_index(next(iter(values), ""), step)
         index, now = step or 0, time.time()
         append = self._points.append
+        keys = self._keys
         for key, value in values.items():
-            if type(key) is not str or not 0 < len(key) <= MAX_KEY:
-                _bad_key("log_metrics", key)
+            if key not in keys:
+                keys.add(_checked("log_metrics", key))
             append((key, value if type(value) is float else _number(key, value), index, now))
         if self._writer is not None and (
             len(self._points) >= FLUSH_POINTS or time.monotonic() - self._last_flush > FLUSH_SECONDS
@@ -111,10 +113,11 @@ class AttemptTracker:
                 )
             label, record = name or path.name, self._save(path.read_bytes())
         else:
-            label = name or f"{type(value).__name__.lower()}-{len(self._artifacts) + 1}"
-            record = self._save(value)
-        if not 0 < len(label) <= MAX_KEY:
-            _bad_key("log_artifact", label)
+            if name is None:
+                self._unnamed += 1
+                name = f"{self._step}-{type(value).__name__.lower()}-{self._unnamed}"
+            label, record = name, self._save(value)
+        _checked("log_artifact", label)
         self._records.append(record)
         self._artifacts.append(
             LoggedArtifact(self._run_id, label, record.id, self._step, time.time())
@@ -203,9 +206,7 @@ def _as_json(call: str, values: Mapping[str, object]) -> dict[str, str]:
         )
     rendered = {}
     for key, value in values.items():
-        if type(key) is not str or not 0 < len(key) <= MAX_KEY:
-            _bad_key(call, key)
-        rendered[key] = json.dumps(_plain(value), sort_keys=True, default=repr)
+        rendered[_checked(call, key)] = json.dumps(_plain(value), sort_keys=True, default=repr)
     return rendered
 
 
@@ -258,9 +259,8 @@ def _step_index(key: str, step: object) -> int:
     return index
 
 
-def _bad_key(call: str, key: object) -> None:
-    raise ConveyorError(
-        f"{call}: a key must be a non-empty string of at most {MAX_KEY} characters, "
-        f"got {key!r:.80}",
-        key=repr(key)[:80],
-    )
+def _checked(call: str, key: object) -> str:
+    try:
+        return check_tracking_key(key)
+    except ConveyorError as exc:
+        raise ConveyorError(f"{call}: {exc.message}", **exc.details) from None

@@ -38,7 +38,8 @@ class Gate:
             to predict one row, measured on ``on``).
         beat: An alias (e.g. ``"production"``): the candidate must not be worse than the
             version holding it, on the metrics named in ``min`` and ``max`` (or, when there are
-            none, on every metric both have whose better direction is known).
+            none, on every metric both have whose better direction is known); ``latency_ms``
+            is only held to its ``max``, never compared with the holder's.
         tolerance: How much worse than the holder is still accepted (absolute).
         on: Evaluation data: ``(X, y)``, or a table with the label in column ``target``.
         target: The label column of ``on`` when it is one table.
@@ -63,7 +64,11 @@ class Gate:
                         f"Gate({label}={{{key!r}: {value!r}}}): a threshold must be a number",
                         metric=key,
                     )
-        if not isinstance(self.tolerance, int | float) or self.tolerance < 0:
+        if (
+            isinstance(self.tolerance, bool)
+            or not isinstance(self.tolerance, int | float)
+            or self.tolerance < 0
+        ):
             raise ConveyorError(f"Gate(tolerance={self.tolerance!r}) must be a number >= 0")
         if self.on is not None and not isinstance(self.on, tuple) and self.target is None:
             raise ConveyorError(
@@ -177,8 +182,13 @@ def _against_holder(
             }
         ]
     theirs = _figures(gate, holder, load)
-    keys = [*gate.min, *gate.max] or sorted(
-        k for k in figures if k in theirs and (k in HIGHER_IS_BETTER or k in LOWER_IS_BETTER)
+    # latency is a property of the machine at that moment, not of the model's quality: it is
+    # held to its max, not compared with the holder's
+    named = [k for k in (*gate.min, *gate.max) if k != LATENCY]
+    keys = named or sorted(
+        k
+        for k in figures
+        if k in theirs and k != LATENCY and (k in HIGHER_IS_BETTER or k in LOWER_IS_BETTER)
     )
     same_data = gate.on is not None
     found = []

@@ -20,6 +20,14 @@ def register_model(
     metrics: Mapping[str, float] | None = None,
     reference: object | None = None,
     description: str = "",
+    flavor: str | None = None,
 ) -> ModelVersion:
     """Register ``model`` as the next version of ``name``; see ``cv.models.register``."""
-    return register(name, model, metrics=metrics, reference=reference, description=description)
+    return register(
+        name,
+        model,
+        metrics=metrics,
+        reference=reference,
+        description=description,
+        flavor=flavor,
+    )

@@ -21,7 +21,7 @@ from conveyor.data import Materialized
 from conveyor.engine import Workspace
 from conveyor.registry._flavors import load_model, save_model
 from conveyor.registry._signature import infer_signature
-from conveyor.store import ArtifactRecord, WriteBatch
+from conveyor.store import ArtifactRecord, WriteBatch, check_model_name
 from conveyor.store._tracking_records import ModelVersionRecord
 
 if TYPE_CHECKING:
@@ -112,6 +112,7 @@ def register(
     metrics: Mapping[str, float] | None = None,
     reference: object | None = None,
     description: str = "",
+    flavor: str | None = None,
     settings: Settings | None = None,
 ) -> ModelVersion:
     """Register ``model`` as the next version of ``name``.
@@ -125,14 +126,20 @@ def register(
         reference: Training data (a DataFrame or table): its profile and the model's input
             signature are stored with the version. A PyTorch module needs it to be saved.
         description: Free text.
+        flavor: Force a format: ``"python"`` stores any callable with cloudpickle, for a
+            model whose library format cannot hold it (custom classes, unsupported models).
 
     Every call adds a version. Inside a pipeline step the version records the run and the
     step; ``cv.register_model`` is cached like any step, so a run whose model and figures
     are unchanged keeps the version it registered before.
     """
+    try:
+        check_model_name(name)
+    except ConveyorError as exc:
+        raise RegistryError(exc.message, **exc.details) from None
     figures = _figures(metrics)
     features = _features(model, reference)
-    saved = save_model(model, example=features)
+    saved = save_model(model, example=features, flavor=flavor)
     ws = Workspace.for_api(settings)
     artifact = _stored(
         ws, Materialized(saved.data, MODEL_FORMAT, _type_name(model), None, saved.meta)

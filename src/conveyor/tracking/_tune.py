@@ -117,7 +117,7 @@ def tune(
         raise ConveyorError(f"n_trials must be a positive integer, got {n_trials!r}")
     if direction not in ("maximize", "minimize"):
         raise ConveyorError(f"direction must be 'maximize' or 'minimize', got {direction!r}")
-    workers = parallelism or os.cpu_count() or 1
+    workers = (os.cpu_count() or 1) if parallelism is None else parallelism
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise ConveyorError(f"parallelism must be a positive integer, got {parallelism!r}")
     label = name or str(getattr(objective, "__name__", "tune"))

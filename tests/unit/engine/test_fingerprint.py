@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 import sys
 import textwrap
 import types
@@ -9,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from conveyor.engine import fingerprint
+from conveyor.engine._fingerprint import is_user_code
 
 
 def _module(tmp_path: Path, name: str, source: str) -> types.ModuleType:
@@ -65,3 +67,39 @@ def test_library_functions_are_not_followed() -> None:
         return json.dumps(x)
 
     assert len(fingerprint(uses_json)) == 64  # hashes without walking into the standard library
+
+
+def test_a_fingerprint_is_the_same_in_every_process(tmp_path: Path) -> None:
+    """Set literals and object constants have a per-process repr (string hashing is salted,
+    default reprs hold addresses); the fingerprint must not depend on either."""
+    import subprocess
+
+    (tmp_path / "fp_stable.py").write_text(
+        "MARKERS = frozenset({'alpha', 'beta', 'gamma', 'delta'})\n"
+        "SENTINEL = (object(),)\n"
+        "def step(x, *, opts={'b': 1, 'a': 2}):\n"
+        "    return x in {'one', 'two', 'three', 'four'} or x in MARKERS or SENTINEL\n"
+    )
+    script = (
+        "import sys; sys.path.insert(0, sys.argv[1]); import fp_stable;"
+        "from conveyor.engine import fingerprint; print(fingerprint(fp_stable.step))"
+    )
+    found = set()
+    for seed in ("1", "2", "3"):
+        done = subprocess.run(
+            [sys.executable, "-c", script, str(tmp_path)],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "PYTHONHASHSEED": seed},
+            check=True,
+        )
+        found.add(done.stdout.strip())
+    assert len(found) == 1, found
+
+
+def test_conveyor_s_own_steps_are_not_followed_into_conveyor() -> None:
+    from conveyor.registry import register_model
+
+    walked = fingerprint(register_model.spec.fn)
+    assert len(walked) == 64
+    assert not is_user_code("conveyor.registry._versions")

@@ -41,11 +41,13 @@ def test_values_logged_in_a_worker_process_travel_with_the_outcome() -> None:
 @pytest.mark.parametrize(
     ("call", "message"),
     [
-        (lambda t: t.metric("", 1.0, None), "non-empty string"),
+        (lambda t: t.metric("", 1.0, None), "cannot be a key"),
+        (lambda t: t.metric("bad\tkey", 1.0, None), "control characters"),
         (lambda t: t.metric("x", "high", None), "must be a number"),
         (lambda t: t.metric("x", 1.0, 1.5), "integer index"),
         (lambda t: t.metrics([("x", 1.0)], None), "mapping"),
-        (lambda t: t.params({1: "a"}), "non-empty string"),
+        (lambda t: t.params({1: "a"}), "cannot be a key"),
+        (lambda t: t.tags({"a\nb": "x"}), "control characters"),
     ],
 )
 def test_bad_values_are_refused_when_logged(call: object, message: str) -> None:
@@ -83,3 +85,15 @@ def test_a_flush_after_the_run_closed_does_not_wait_forever() -> None:
     thread.start()
     assert done.wait(10), "flush blocked on a closed recorder"
     assert "late" not in store.run_data(["run-c"])["run-c"].metrics
+
+
+def test_unnamed_artifacts_get_names_of_their_own() -> None:
+    saved: list[object] = []
+
+    def save(value: object) -> ArtifactRecord:
+        saved.append(value)
+        return ArtifactRecord(f"sha256:{len(saved):064x}", "json", "dict", 1, datetime.now(UTC))
+
+    tracker = AttemptTracker("run-a", "train", save)
+    names = [tracker.artifact({"i": i}, None) for i in range(3)]
+    assert names == ["train-dict-1", "train-dict-2", "train-dict-3"]
