@@ -252,3 +252,28 @@ def test_a_flush_stores_what_was_logged_while_the_step_runs(settings: Settings) 
     run = flushing.run(settings=settings)
     assert run.status == "succeeded", run.steps[0].error
     assert run.outputs["visible_after_flush"] == 0.5
+
+
+def quadratic(trial: cv.Trial) -> float:
+    """Module level, so that worker processes can import it."""
+    cv.log_metric("x_seen", trial["x"])
+    return -((trial["x"] - 1.0) ** 2)
+
+
+def test_tune_runs_trials_in_worker_processes(settings: Settings) -> None:
+    result = cv.tune(
+        quadratic,
+        {"x": (-3.0, 3.0)},
+        n_trials=6,
+        parallelism=2,
+        seed=3,
+        executor="processes",
+        settings=settings,
+    )
+    trials = cv.search_runs(parent_id=result.run_id, settings=settings)
+    assert len(trials) == 6
+    assert set(trials["status"]) == {"succeeded"}
+    assert (trials["metrics.x_seen"] == trials["params.x"]).all()  # logged inside the workers
+    assert result.best_value == pytest.approx(max(trials["metrics.objective"]))
+    with pytest.raises(ConveyorError, match="executor"):
+        cv.tune(quadratic, {"x": (0.0, 1.0)}, n_trials=1, executor="dask", settings=settings)  # type: ignore[arg-type]

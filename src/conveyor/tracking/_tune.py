@@ -37,10 +37,16 @@ class TrialPruned(Exception):
 class Trial(Mapping[str, Any]):
     """The parameters of one trial (a read-only mapping), and its pruning hooks."""
 
-    def __init__(self, trial: optuna.trial.Trial, run_id: str) -> None:
-        self._trial = trial
-        self._params = dict(trial.params)
-        self.number: int = trial.number
+    def __init__(
+        self,
+        params: Mapping[str, Any],
+        number: int,
+        run_id: str,
+        trial: optuna.trial.Trial | None = None,
+    ) -> None:
+        self._trial = trial  # None in a worker process: nothing there can reach the study
+        self._params = dict(params)
+        self.number = number
         self.run_id = run_id
 
     def __getitem__(self, key: str) -> Any:
@@ -60,11 +66,13 @@ class Trial(Mapping[str, Any]):
     def report(self, value: float, step: int) -> None:
         """An intermediate value (e.g. the validation score after an epoch), logged as the
         ``objective`` series of the trial's run and given to the pruner."""
-        self._trial.report(float(value), step)
+        if self._trial is not None:
+            self._trial.report(float(value), step)
         log_metric(OBJECTIVE, float(value), step=step)
 
     def should_prune(self) -> bool:
-        return bool(self._trial.should_prune())
+        """Whether the pruner would stop this trial now (never with executor="processes")."""
+        return self._trial is not None and bool(self._trial.should_prune())
 
     def prune(self) -> None:
         raise TrialPruned(f"trial {self.number} pruned")
@@ -91,6 +99,7 @@ def tune(
     sampler: optuna.samplers.BaseSampler | None = None,
     seed: int | None = None,
     name: str | None = None,
+    executor: Literal["threads", "processes"] = "threads",
     settings: Settings | None = None,
 ) -> TuneResult:
     """Search ``space`` for the parameters that maximize (or minimize) ``objective``.
@@ -106,6 +115,9 @@ def tune(
         pruner: An Optuna pruner (default MedianPruner) that stops unpromising trials.
         sampler: An Optuna sampler (default TPE, seeded with ``seed``).
         name: The name runs are recorded under (default: the objective's name).
+        executor: "threads" (default) runs trials in this process, where pruning works;
+            "processes" runs each in a worker process, for objectives that hold the GIL
+            (pure Python); the objective must then be picklable, and pruning is off.
 
     Returns:
         The best parameters and value, the best trial's run id, and every trial.
@@ -120,6 +132,8 @@ def tune(
     workers = (os.cpu_count() or 1) if parallelism is None else parallelism
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise ConveyorError(f"parallelism must be a positive integer, got {parallelism!r}")
+    if executor not in ("threads", "processes"):
+        raise ConveyorError(f"executor must be 'threads' or 'processes', got {executor!r}")
     label = name or str(getattr(objective, "__name__", "tune"))
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.create_study(
@@ -128,7 +142,8 @@ def tune(
         pruner=pruner or optuna.pruners.MedianPruner(),
     )
     ws = Workspace.for_api(settings)
-    with _parent(ws.settings, label, n_trials, direction) as parent:
+    run_trial = _threads() if executor == "threads" else _in_processes(objective, workers)
+    with _parent(ws.settings, label, n_trials, direction) as parent, run_trial as start:
         lock = threading.Lock()
         counter = iter(range(n_trials))
         run_ids: dict[int, str] = {}
@@ -141,7 +156,9 @@ def tune(
                         return
                     trial = study.ask(distributions)
                 try:
-                    state, value, run_id = _run_trial(objective, trial, parent, label, ws.settings)
+                    state, value, run_id = start(
+                        objective, trial, parent.run_id, parent.pipeline, label, ws.settings
+                    )
                 except BaseException as exc:  # the objective's own error ends the search
                     with lock:
                         study.tell(trial, state=optuna.trial.TrialState.FAIL)
@@ -207,36 +224,109 @@ def distribution(key: str, spec: Any) -> optuna.distributions.BaseDistribution:
     )
 
 
+TrialOutcome = tuple[str, float, str]  # "complete" | "pruned", the value, the trial's run
+
+
 def _run_trial(
     objective: Callable[[Trial], float],
-    trial: optuna.trial.Trial,
-    parent: RunContext,
+    params: Mapping[str, Any],
+    number: int,
+    parent_id: str,
+    pipeline: str,
     label: str,
     settings: Settings,
-) -> tuple[str, float, str]:
+    trial: optuna.trial.Trial | None = None,
+) -> TrialOutcome:
     with child_run(
-        settings,
-        parent.pipeline,
-        f"{label}-trial-{trial.number}",
-        parent_id=parent.run_id,
-        params=trial.params,
+        settings, pipeline, f"{label}-trial-{number}", parent_id=parent_id, params=params
     ) as ctx:
-        set_tags({"trial": trial.number})
-        wrapped = Trial(trial, ctx.run_id)
+        set_tags({"trial": number})
         try:
-            value = objective(wrapped)
+            value = objective(Trial(params, number, ctx.run_id, trial))
         except TrialPruned:
             set_tags({"state": "pruned"})
             return "pruned", math.nan, ctx.run_id
         try:
-            number = float(value)
+            number_value = float(value)
         except (TypeError, ValueError):
             raise ConveyorError(
                 f"the objective must return a number, returned {type(value).__name__}"
             ) from None
-        log_metric(OBJECTIVE, number)
+        log_metric(OBJECTIVE, number_value)
         set_tags({"state": "complete"})
-        return "complete", number, ctx.run_id
+        return "complete", number_value, ctx.run_id
+
+
+Start = Callable[
+    [Callable[[Trial], float], "optuna.trial.Trial", str, str, str, Settings], TrialOutcome
+]
+
+
+@contextmanager
+def _threads() -> Iterator[Start]:
+    def start(
+        objective: Callable[[Trial], float],
+        trial: optuna.trial.Trial,
+        parent_id: str,
+        pipeline: str,
+        label: str,
+        settings: Settings,
+    ) -> TrialOutcome:
+        return _run_trial(
+            objective, trial.params, trial.number, parent_id, pipeline, label, settings, trial
+        )
+
+    yield start
+
+
+
+@contextmanager
+def _in_processes(objective: Callable[[Trial], float], workers: int) -> Iterator[Start]:
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    import cloudpickle
+
+    pickled = cloudpickle.dumps(objective)  # once: every trial runs the same function
+    context = multiprocessing.get_context("spawn")  # as the engine's process pool, and why
+    with ProcessPoolExecutor(workers, mp_context=context) as pool:
+
+        def start(
+            objective: Callable[[Trial], float],
+            trial: optuna.trial.Trial,
+            parent_id: str,
+            pipeline: str,
+            label: str,
+            settings: Settings,
+        ) -> TrialOutcome:
+            future = pool.submit(
+                _trial_in_worker,
+                pickled,
+                trial.params,
+                trial.number,
+                parent_id,
+                pipeline,
+                label,
+                settings,
+            )
+            return future.result()
+
+        yield start
+
+
+def _trial_in_worker(
+    pickled: bytes,
+    params: Mapping[str, Any],
+    number: int,
+    parent_id: str,
+    pipeline: str,
+    label: str,
+    settings: Settings,
+) -> TrialOutcome:
+    import cloudpickle
+
+    objective = cloudpickle.loads(pickled)
+    return _run_trial(objective, params, number, parent_id, pipeline, label, settings)
 
 
 @contextmanager
