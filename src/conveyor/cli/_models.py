@@ -326,7 +326,7 @@ def _needs(c: Mapping[str, object]) -> str:
     return ""
 
 
-def show_move(move: AliasMove) -> None:
+def show_move(move: AliasMove, indent: str = "") -> None:
     from rich.markup import escape
 
     from conveyor.cli._render import _console
@@ -334,7 +334,7 @@ def show_move(move: AliasMove) -> None:
     before = NOTHING if move.previous is None else str(move.previous)
     after = NOTHING if move.version is None else str(move.version)
     kind = "" if move.kind == "promote" else f" ({move.kind})"
-    _console.print(escape(f"{move.name}: {move.alias} {before} → {after}{kind}"))
+    _console.print(escape(f"{indent}{move.name}: {move.alias} {before} → {after}{kind}"))
 
 
 def _history_table(name: str, alias: str | None, moves: Sequence[AliasMove]) -> None:

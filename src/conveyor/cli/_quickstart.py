@@ -57,7 +57,7 @@ def quickstart(folder: Path | None) -> None:
     _promote(v1.version, Gate(min={"accuracy": 0.8}), settings)  # type: ignore[attr-defined]
 
     click.secho(
-        "\n2. Changing one parameter (n_estimators 50 → 200): only train and evaluate run again",
+        "\n2. Changing one parameter (n_estimators 50 → 200): only the steps after training run",
         bold=True,
     )
     second = pipe.run(
@@ -82,6 +82,8 @@ def quickstart(folder: Path | None) -> None:
         n_estimators=200, hooks=[hook()], settings=settings, source=str(pipeline_file)
     ).raise_for_status()
     click.echo(f"   scores: {third.outputs['evaluate']}")
+    v3 = third.outputs["register_model"]
+    click.echo(f"   the model is registered as {v3.ref}; production stays where it is")  # type: ignore[attr-defined]
     after = datasets.register("wine", third.outputs["combine"], settings=settings)
 
     click.secho("\n4. What conveyor recorded for that run", bold=True)
@@ -109,7 +111,14 @@ def quickstart(folder: Path | None) -> None:
 
 def _promote(version: int, gate: Gate, settings: Settings) -> None:
     try:
-        move = promote("wine", version, "production", gate=gate, settings=settings)
+        move = promote(
+            "wine",
+            version,
+            "production",
+            gate=gate,
+            reason="quickstart: passed its gate",
+            settings=settings,
+        )
     except GateFailed as exc:
         decision = exc.details.get("decision")
         criteria = decision.get("criteria", []) if isinstance(decision, dict) else []
@@ -119,7 +128,7 @@ def _promote(version: int, gate: Gate, settings: Settings) -> None:
     taken = [d for d in decisions("wine", version, settings=settings) if d.id == move.decision_id]
     if taken:
         show_criteria(f"   gate for wine@{version}: passed", taken[0].id, taken[0].criteria)
-    show_move(move)
+    show_move(move, indent="   ")
 
 
 def _load_production(table: pd.DataFrame, settings: Settings) -> None:

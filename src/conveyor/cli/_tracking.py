@@ -35,7 +35,6 @@ DIFFERS = "≠"
 BEST = "★"
 # "run-" and 8 hex digits of the creation time in ms tell apart runs started a minute or more
 # apart; runs closer in time get longer prefixes
-_SHORT = 12
 
 Kind = Literal["params", "metrics"]
 
@@ -103,14 +102,6 @@ def _best(values: Sequence[object], higher_is_better: bool | None) -> frozenset[
     return frozenset(i for i, v in numbers.items() if v == top)
 
 
-def short_ids(ids: Sequence[str]) -> list[str]:
-    """The shortest prefixes, of at least ``_SHORT`` characters, that tell the ids apart."""
-    width = _SHORT
-    while width < max(map(len, ids)) and len({i[:width] for i in ids}) < len(set(ids)):
-        width += 1
-    return [i[:width] for i in ids]
-
-
 # -- the command ------------------------------------------------------------------------------
 
 
@@ -173,8 +164,9 @@ def show_comparison(
     table = Table(box=None, pad_edge=False)
     table.add_column("", no_wrap=True)  # the difference marker
     table.add_column("", no_wrap=True)
-    for short, run, status in zip(short_ids([r.id for r in runs]), runs, statuses, strict=True):
-        table.add_column(f"{short}\n{escape(run.pipeline)}\n{_status(status)}", no_wrap=True)
+    # whole ids: a shorter prefix that tells these runs apart may match others in the store
+    for run, status in zip(runs, statuses, strict=True):
+        table.add_column(f"{run.id}\n{escape(run.pipeline)}\n{_status(status)}", no_wrap=True)
     for kind in ("params", "metrics"):
         chosen = [r for r in rows if r.kind == kind]
         if chosen:

@@ -279,7 +279,6 @@ def _threads() -> Iterator[Start]:
     yield start
 
 
-
 @contextmanager
 def _in_processes(objective: Callable[[Trial], float], workers: int) -> Iterator[Start]:
     import multiprocessing
