@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -15,27 +14,12 @@ from conveyor.errors import ConveyorError, DatasetNotFound, StoreError
 from conveyor.store import (
     ArtifactRecord,
     DatasetVersionRecord,
-    MemoryMetadataStore,
     MetadataStore,
     open_metadata_store,
 )
 from tests._threads import run_on_threads
 
 T0 = datetime(2025, 3, 1, 12, 0, 0, 123456, tzinfo=UTC)
-
-
-@pytest.fixture(params=["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[MetadataStore]:
-    if request.param == "memory":
-        yield MemoryMetadataStore()
-        return
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path}/home/conveyor.db"
-    else:
-        url = request.getfixturevalue("postgres_url")
-    opened = open_metadata_store(url)
-    yield opened
-    opened.close()
 
 
 def manifest(data: bytes, **changes: Any) -> ArtifactRecord:

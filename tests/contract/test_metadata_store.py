@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,12 +13,10 @@ from conveyor.errors import ArtifactNotFound, RunNotFound, StoreError
 from conveyor.store import (
     ArtifactLink,
     ArtifactRecord,
-    MemoryMetadataStore,
     MetadataStore,
     RunRecord,
     StepRunRecord,
     WriteBatch,
-    open_metadata_store,
 )
 from tests._threads import run_on_threads
 
@@ -29,20 +25,6 @@ T0 = datetime(2025, 3, 1, 12, 0, 0, 123456, tzinfo=UTC)
 
 def at(seconds: float) -> datetime:
     return T0 + timedelta(seconds=seconds)
-
-
-@pytest.fixture(params=["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[MetadataStore]:
-    if request.param == "memory":
-        yield MemoryMetadataStore()
-        return
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path}/home/conveyor.db"  # the folder does not exist yet
-    else:
-        url = request.getfixturevalue("postgres_url")
-    opened = open_metadata_store(url)
-    yield opened
-    opened.close()
 
 
 def run(run_id: str = "run-0001", pipeline: str = "churn", **changes: Any) -> RunRecord:

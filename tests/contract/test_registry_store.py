@@ -4,9 +4,7 @@ against every adapter: memory, SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,12 +15,10 @@ from conveyor.store import (
     AliasMove,
     ArtifactRecord,
     GateDecision,
-    MemoryMetadataStore,
     MetadataStore,
     ModelSummary,
     ModelVersionRecord,
     WriteBatch,
-    open_metadata_store,
 )
 from tests._threads import run_on_threads
 
@@ -31,20 +27,6 @@ T0 = datetime(2025, 3, 1, 12, 0, 0, 123456, tzinfo=UTC)
 
 def at(seconds: float) -> datetime:
     return T0 + timedelta(seconds=seconds)
-
-
-@pytest.fixture(params=["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[MetadataStore]:
-    if request.param == "memory":
-        yield MemoryMetadataStore()
-        return
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path}/home/conveyor.db"
-    else:
-        url = request.getfixturevalue("postgres_url")
-    opened = open_metadata_store(url)
-    yield opened
-    opened.close()
 
 
 def artifact(data: bytes = b"model") -> ArtifactRecord:

@@ -7,7 +7,6 @@ import dataclasses
 import math
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -36,20 +35,6 @@ NAN, INF = float("nan"), float("inf")
 
 def at(seconds: float) -> datetime:
     return T0 + timedelta(seconds=seconds)
-
-
-@pytest.fixture(params=["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[MetadataStore]:
-    if request.param == "memory":
-        yield MemoryMetadataStore()
-        return
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path}/home/conveyor.db"
-    else:
-        url = request.getfixturevalue("postgres_url")
-    opened = open_metadata_store(url)
-    yield opened
-    opened.close()
 
 
 def run(run_id: str = "run-1", pipeline: str = "churn", **changes: Any) -> RunRecord:
