@@ -171,6 +171,11 @@ def test_register_model_is_a_pipeline_step(settings: Settings) -> None:
     stored = cv.models.get("piped@1", settings=settings)
     assert stored.run_id == run.id and stored.step == "register_model"
     assert stored.metrics == {"accuracy": 0.9}
+    inputs = stored.lineage["inputs"]
+    assert isinstance(inputs, dict)
+    assert set(inputs) == {"model", "reference"}  # the artifacts of the fit and reference steps
+    fit_outputs = {s.name: s for s in run.steps}
+    assert fit_outputs["fit"].status == "succeeded"
     again = training.run(settings=settings)  # unchanged: the same version, not a new one
     assert again.outputs["register_model"].version == 1  # type: ignore[attr-defined]
     assert [v.version for v in cv.models.versions("piped", settings=settings)] == [1]

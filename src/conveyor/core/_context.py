@@ -48,6 +48,7 @@ class RunContext:
     attempt: int
     tracker: TrackingSink | None = None  # set in the worker that runs the attempt
     settings: Settings | None = None  # the run's stores: where a step registers models
+    inputs: tuple[tuple[str, str], ...] = ()  # (input name, artifact id): the step's lineage
 
 
 _run: ContextVar[RunContext | None] = ContextVar("conveyor_run", default=None)

@@ -8,6 +8,7 @@ The loop runs on the caller's thread; attempts run on the executor. Key computat
 from __future__ import annotations
 
 import collections
+import contextlib
 import functools
 import heapq
 import os
@@ -191,6 +192,8 @@ class Runner:
         self._decoded = _mapping.DecodedCopies(
             selected, self._ws.settings.home / "scratch" / self._run_id
         )
+        if self._executor.in_process and len(order) > 1:
+            _import_table_engines()
         ready = [name for name in order if not self._missing[name]]
         status = "failed"
         try:
@@ -370,6 +373,7 @@ class Runner:
                     node.name,
                     pending.attempt,
                     settings=self._ws.settings,
+                    inputs=tuple((link.name, link.artifact_id) for link in pending.inputs),
                 ),
                 artifacts_url=self._ws.settings.artifacts,
                 inline_limit=self._ws.settings.inline_limit,
@@ -822,6 +826,15 @@ class Runner:
             if result.status == "failed":
                 return f"step {result.name!r} failed: {result.error}"
         return None
+
+
+def _import_table_engines() -> None:
+    """Import polars before steps run on threads. Storing a table imports it on first use
+    (profiles are computed with it), and libraries such as scikit-learn look it up in
+    sys.modules without the import lock: a step on another thread would find it half
+    initialised and fail."""
+    with contextlib.suppress(ImportError):
+        import polars  # noqa: F401
 
 
 def _outcome_of(name: str, future: Future[Outcome]) -> Outcome:

@@ -321,6 +321,8 @@ def _lineage(ctx: object | None) -> dict[str, object]:
         "run_id": getattr(ctx, "run_id", None),
         "pipeline": getattr(ctx, "pipeline", None),
         "step": getattr(ctx, "step", None),
+        # the artifacts the registering step read: the model, its metrics, the reference data
+        "inputs": dict(getattr(ctx, "inputs", ())),
     }
 
 
