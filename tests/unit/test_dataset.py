@@ -505,3 +505,15 @@ def test_adding_a_file_leaves_the_other_partitions_fingerprints_alone(tmp_path: 
     write_csv(tmp_path / "c.csv", 5)
     after = [p.fingerprint() for p in cv.read_csv(tmp_path).split().partitions]
     assert after[:2] == before and len(after) == 3
+
+
+def test_a_streamed_partition_without_its_stream_cannot_be_made() -> None:
+    class NoStream(StreamedPartition):
+        __slots__ = ()
+
+        @property
+        def source(self) -> str:
+            return "nothing"
+
+    with pytest.raises(TypeError, match="iter_tables"):
+        NoStream()  # type: ignore[abstract]

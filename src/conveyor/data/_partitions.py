@@ -8,6 +8,7 @@ where it is (``describe``). Files live in ``_files``; stored and derived pieces 
 
 from __future__ import annotations
 
+import abc
 import types
 from collections.abc import Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass
@@ -67,25 +68,26 @@ def concat(tables: Sequence[pa.Table], what: str, source: str, hint: str = "") -
         raise DataSourceError(f"{what} do not fit together: {exc}{hint}", source=source) from exc
 
 
-class StreamedPartition:
+class StreamedPartition(abc.ABC):
     """What the partitions whose rows exist only while they are read (a query's result, an
     API's pages) share: the rows come as a stream of Arrow tables from ``iter_tables``; the
-    count is unknown until then, and returning them from a step stores them."""
+    count is unknown until then, and returning them from a step stores them. A subclass
+    that leaves out ``source`` or ``iter_tables`` cannot be created at all."""
 
     __slots__ = ()
     pieces: ClassVar[str] = "chunks"  # what the stream's tables are called in messages
     hint: ClassVar[str] = ""  # what to do when they do not fit together
 
     @property
-    def source(self) -> str:
-        raise NotImplementedError
+    @abc.abstractmethod
+    def source(self) -> str: ...
 
     @property
     def num_rows(self) -> None:
         return None
 
-    def iter_tables(self) -> Generator[pa.Table, None, None]:
-        raise NotImplementedError
+    @abc.abstractmethod
+    def iter_tables(self) -> Generator[pa.Table, None, None]: ...
 
     def read(self) -> pa.Table:
         tables = list(self.iter_tables())
