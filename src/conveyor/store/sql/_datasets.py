@@ -9,13 +9,13 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from sqlalchemy import Engine, Executable, bindparam, func, insert, select
+from sqlalchemy import Engine, Executable, insert, select
 
 from conveyor.store import _checks
 from conveyor.store._records import DatasetVersionRecord
 from conveyor.store.sql import _rows
 from conveyor.store.sql._engine import write_transaction
-from conveyor.store.sql._numbering import MAX_VERSION, Run, insert_numbered
+from conveyor.store.sql._numbering import NumberedQueries, Run, insert_numbered
 from conveyor.store.sql._tables import dataset_versions
 
 _COLUMNS = _rows.DATASET_VERSION_COLUMNS
@@ -33,17 +33,7 @@ class SqlDatasetVersions:
         self._run = run
         self._insert_artifact = insert_artifact
         self._insert = insert(dataset_versions)
-        self._latest_number = select(func.max(_c.version)).where(_c.name == bindparam("name"))
-        self._latest = (
-            select(*_COLUMNS)
-            .where(_c.name == bindparam("name"))
-            .order_by(_c.version.desc())
-            .limit(1)
-        )
-        self._exact = select(*_COLUMNS).where(
-            _c.name == bindparam("name"), _c.version == bindparam("version")
-        )
-        self._numbers = select(_c.version).where(_c.name == bindparam("name")).order_by(_c.version)
+        self._numbered = NumberedQueries(dataset_versions, _COLUMNS)
 
     def register(
         self, record: DatasetVersionRecord, artifact_row: dict[str, Any]
@@ -53,8 +43,7 @@ class SqlDatasetVersions:
         def action() -> int:
             with write_transaction(self._engine) as connection:
                 connection.execute(self._insert_artifact, [artifact_row])
-                latest = connection.execute(self._latest_number, {"name": record.name}).scalar()
-                number = int(latest or 0) + 1
+                number = self._numbered.next_number(connection, record.name)
                 connection.execute(self._insert, {**row, "version": number})
             return number
 
@@ -66,17 +55,10 @@ class SqlDatasetVersions:
 
         def action() -> DatasetVersionRecord:
             with self._reader.connect() as connection:
-                row = None
-                if version is None:
-                    row = connection.execute(self._latest, {"name": name}).first()
-                elif 1 <= version <= MAX_VERSION:
-                    row = connection.execute(
-                        self._exact, {"name": name, "version": version}
-                    ).first()
-                if row is not None:
-                    return DatasetVersionRecord(*row)
-                numbers = connection.execute(self._numbers, {"name": name}).scalars().all()
-            raise _checks.dataset_not_found(name, version, numbers)
+                row, numbers = self._numbered.find(connection, name, version)
+            if row is None:
+                raise _checks.dataset_not_found(name, version, numbers)
+            return DatasetVersionRecord(*row)
 
         result: DatasetVersionRecord = self._run(action, "read a dataset version")
         return result

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
+from sqlalchemy import Connection, String, Table, bindparam, func, select
 from sqlalchemy.exc import IntegrityError
 
 from conveyor.core._errors import StoreError
@@ -38,3 +39,31 @@ def insert_numbered(run: Run, action: Callable[[], int], what: str) -> int:
             continue
         return number
     raise AssertionError("unreachable")  # the loop returns or raises
+
+
+class NumberedQueries:
+    """The look-ups of a table of numbered versions (``name``, ``version`` columns), built
+    once: the highest number, a version by number or the newest, and every number."""
+
+    def __init__(self, table: Table, columns: Sequence[Any]) -> None:
+        c, name = table.c, bindparam("name", type_=String())
+        self._latest_number = select(func.max(c.version)).where(c.name == name)
+        self._latest = select(*columns).where(c.name == name).order_by(c.version.desc()).limit(1)
+        self._exact = select(*columns).where(c.name == name, c.version == bindparam("version"))
+        self._numbers = select(c.version).where(c.name == name).order_by(c.version)
+
+    def next_number(self, connection: Connection, name: str) -> int:
+        return int(connection.execute(self._latest_number, {"name": name}).scalar() or 0) + 1
+
+    def find(
+        self, connection: Connection, name: str, version: int | None
+    ) -> tuple[Sequence[Any] | None, list[int]]:
+        """The version's row (None: the newest), or None and the numbers there are."""
+        row = None
+        if version is None:
+            row = connection.execute(self._latest, {"name": name}).first()
+        elif 1 <= version <= MAX_VERSION:
+            row = connection.execute(self._exact, {"name": name, "version": version}).first()
+        if row is not None:
+            return row, []
+        return None, list(connection.execute(self._numbers, {"name": name}).scalars())

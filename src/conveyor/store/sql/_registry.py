@@ -24,7 +24,7 @@ from conveyor.store._tracking_records import (
 )
 from conveyor.store.sql import _rows
 from conveyor.store.sql._engine import write_transaction
-from conveyor.store.sql._numbering import MAX_VERSION, Run, insert_numbered
+from conveyor.store.sql._numbering import MAX_VERSION, NumberedQueries, Run, insert_numbered
 from conveyor.store.sql._tables import (
     alias_moves,
     artifacts,
@@ -51,21 +51,9 @@ class SqlRegistry:
         columns = _rows.MODEL_VERSION_COLUMNS
         self._artifact_exists = select(artifacts.c.id).where(artifacts.c.id == bindparam("id"))
         self._insert_version = insert(model_versions)
-        self._latest_number = select(func.max(_versions.version)).where(_versions.name == _NAME)
-        self._latest = (
-            select(*columns)
-            .where(_versions.name == _NAME)
-            .order_by(_versions.version.desc())
-            .limit(1)
-        )
-        self._exact = select(*columns).where(
-            _versions.name == _NAME, _versions.version == bindparam("version")
-        )
+        self._numbered = NumberedQueries(model_versions, columns)
         self._all_versions = (
             select(*columns).where(_versions.name == _NAME).order_by(_versions.version)
-        )
-        self._numbers = (
-            select(_versions.version).where(_versions.name == _NAME).order_by(_versions.version)
         )
         self._lock_model = (
             select(_versions.version)
@@ -103,8 +91,7 @@ class SqlRegistry:
                     is None
                 ):
                     raise _checks.unknown_model_artifact(record.name, record.artifact_id)
-                latest = connection.execute(self._latest_number, {"name": record.name}).scalar()
-                number = int(latest or 0) + 1
+                number = self._numbered.next_number(connection, record.name)
                 connection.execute(self._insert_version, {**row, "version": number})
             return number
 
@@ -116,17 +103,10 @@ class SqlRegistry:
 
         def action() -> ModelVersionRecord:
             with self._reader.connect() as connection:
-                row = None
-                if version is None:
-                    row = connection.execute(self._latest, {"name": name}).first()
-                elif 1 <= version <= MAX_VERSION:
-                    row = connection.execute(
-                        self._exact, {"name": name, "version": version}
-                    ).first()
-                if row is not None:
-                    return _rows.model_version_record(row)
-                numbers = connection.execute(self._numbers, {"name": name}).scalars().all()
-            raise _checks.model_not_found(name, version, numbers)
+                row, numbers = self._numbered.find(connection, name, version)
+            if row is None:
+                raise _checks.model_not_found(name, version, numbers)
+            return _rows.model_version_record(row)
 
         result: ModelVersionRecord = self._run(action, "read a model version")
         return result
@@ -231,13 +211,8 @@ class SqlRegistry:
             raise _checks.model_not_found(move.name, move.version, ())
         if move.version is None:
             return
-        found = None
-        if 1 <= move.version <= MAX_VERSION:
-            found = connection.execute(
-                self._exact, {"name": move.name, "version": move.version}
-            ).first()
+        found, numbers = self._numbered.find(connection, move.name, move.version)
         if found is None:
-            numbers = connection.execute(self._numbers, {"name": move.name}).scalars().all()
             raise _checks.model_not_found(move.name, move.version, numbers)
 
     # -- gate decisions -------------------------------------------------------------------
