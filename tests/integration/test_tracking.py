@@ -195,6 +195,13 @@ def test_tune_runs_trials_as_child_runs(settings: Settings) -> None:
     assert best.params["x"] == pytest.approx(result.best_params["x"])
     parent = cv.get_run(result.run_id, settings=settings)
     assert parent.metrics["best_value"] == pytest.approx(result.best_value)
+    # a trial ran where its search did
+    assert (best.parent_id, best.user, best.environment) == (
+        parent.id,
+        parent.user,
+        parent.environment,
+    )
+    assert best.environment["packages"]
 
 
 def test_tune_prunes_unpromising_trials(settings: Settings) -> None:

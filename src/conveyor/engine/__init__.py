@@ -9,6 +9,7 @@ from __future__ import annotations
 from conveyor.engine._api import run_pipeline as run_pipeline
 from conveyor.engine._crash import is_crashed as is_crashed
 from conveyor.engine._crash import reconcile as reconcile
+from conveyor.engine._environment import current_user as current_user
 from conveyor.engine._fingerprint import fingerprint as fingerprint
 from conveyor.engine._hooks import RunHook as RunHook
 from conveyor.engine._lineage import Lineage as Lineage
@@ -31,6 +32,7 @@ __all__ = [
     "StepResult",
     "ThreadExecutor",
     "Workspace",
+    "current_user",
     "fingerprint",
     "is_crashed",
     "lineage",

@@ -4,8 +4,6 @@ evaluated outside a pipeline. Each is a run of its own, tracked like a step's at
 
 from __future__ import annotations
 
-import os
-import socket
 import traceback
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -16,7 +14,6 @@ from conveyor.engine import _environment, _tracking
 from conveyor.engine._recorder import Recorder
 from conveyor.engine._tracking import AttemptTracker
 from conveyor.engine._workspace import Workspace
-from conveyor.store import RunRecord
 
 
 @contextmanager
@@ -36,24 +33,8 @@ def child_run(
     workspace = Workspace.shared(settings)
     store = workspace.metadata
     run_id = new_id("run")
-    environment = _environment.capture("")
-    store.create_run(
-        RunRecord(
-            id=run_id,
-            pipeline=pipeline,
-            status="running",
-            started_at=datetime.now(UTC),
-            params=dict(_tracking.render_params(params or {})),
-            heartbeat_at=datetime.now(UTC),
-            host=socket.gethostname(),
-            pid=os.getpid(),
-            parent_id=parent_id,
-            user=environment.user,
-            git_commit=environment.git_commit,
-            git_dirty=environment.git_dirty,
-            environment=environment.details,
-        )
-    )
+    parent = store.get_run(parent_id) if parent_id is not None else None
+    store.create_run(_environment.new_run(run_id, pipeline, params or {}, parent=parent))
     recorder = Recorder(store, run_id)
     _tracking.connect(run_id, recorder.track)
     tracker = AttemptTracker(run_id, step, workspace.values.save)

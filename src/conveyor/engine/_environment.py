@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import getpass
+import os
 import platform
+import socket
 import subprocess
 import sys
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
+
+from conveyor.engine._tracking import render_params
+from conveyor.store import RunRecord
 
 # Versions worth knowing when a result has to be reproduced; others are listed if imported.
 _KEY_PACKAGES = ("conveyor", "numpy", "pandas", "polars", "pyarrow", "scikit-learn")
@@ -30,11 +38,54 @@ class Environment:
     details: dict[str, object] = field(default_factory=dict)
 
 
+def new_run(
+    run_id: str,
+    pipeline: str,
+    params: Mapping[str, object],
+    *,
+    source: str = "",
+    targets: Sequence[str] = (),
+    parent: RunRecord | None = None,
+) -> RunRecord:
+    """The record of a run starting now in this process. A child run ran where its parent
+    did: it takes the parent's user, git state and packages instead of reading them again."""
+    now = datetime.now(UTC)
+    record = RunRecord(
+        id=run_id,
+        pipeline=pipeline,
+        status="running",
+        started_at=now,
+        params=render_params(params),
+        source=source,
+        targets=tuple(targets),
+        heartbeat_at=now,
+        host=socket.gethostname(),
+        pid=os.getpid(),
+    )
+    if parent is not None:
+        return dataclasses.replace(
+            record,
+            parent_id=parent.id,
+            user=parent.user,
+            git_commit=parent.git_commit,
+            git_dirty=parent.git_dirty,
+            environment=parent.environment,
+        )
+    found = capture(source)
+    return dataclasses.replace(
+        record,
+        user=found.user,
+        git_commit=found.git_commit,
+        git_dirty=found.git_dirty,
+        environment=found.details,
+    )
+
+
 def capture(source: str) -> Environment:
     """The environment of a run whose pipeline came from ``source`` (a file; "" for none)."""
     commit, dirty = git_state(Path(source).resolve().parent if source else Path.cwd())
     details: dict[str, object] = {**_interpreter(), "packages": packages()}
-    return Environment(user=_user(), git_commit=commit, git_dirty=dirty, details=details)
+    return Environment(user=current_user(), git_commit=commit, git_dirty=dirty, details=details)
 
 
 def git_state(folder: Path) -> tuple[str | None, bool | None]:
@@ -97,8 +148,9 @@ def _interpreter() -> dict[str, str]:
 
 
 @functools.cache
-def _user() -> str:
+def current_user() -> str:
+    """The login name, or "" where there is none (no passwd entry, no USER variable)."""
     try:
         return getpass.getuser()
-    except (KeyError, OSError):  # no passwd entry and no USER variable, as in some containers
+    except (KeyError, OSError):  # as in some containers
         return ""

@@ -11,9 +11,7 @@ import collections
 import contextlib
 import functools
 import heapq
-import os
 import queue
-import socket
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import Future
@@ -54,7 +52,7 @@ from conveyor.engine._recorder import Recorder
 from conveyor.engine._result import Run, StepResult
 from conveyor.engine._workspace import Workspace
 from conveyor.engine.executors import Executor, ProcessExecutor
-from conveyor.store import ArtifactLink, ArtifactRecord, RunRecord, StepRunRecord
+from conveyor.store import ArtifactLink, ArtifactRecord, StepRunRecord
 
 
 @dataclass
@@ -152,24 +150,15 @@ class Runner:
         self._run_id = new_id("run")
         started = time.perf_counter()
         self._cache = Cache(self._ws.metadata, self._ws.values, graph.name)
-        environment = _environment.capture(source)
+        parent = self._ws.metadata.get_run(self._parent_id) if self._parent_id else None
         self._ws.metadata.create_run(
-            RunRecord(
-                id=self._run_id,
-                pipeline=graph.name,
-                status="running",
-                started_at=_now(),
-                params=_tracking.render_params(params),
+            _environment.new_run(
+                self._run_id,
+                graph.name,
+                params,
                 source=source,
-                targets=tuple(targets or ()),
-                heartbeat_at=_now(),
-                host=socket.gethostname(),
-                pid=os.getpid(),
-                parent_id=self._parent_id,
-                user=environment.user,
-                git_commit=environment.git_commit,
-                git_dirty=environment.git_dirty,
-                environment=environment.details,
+                targets=targets or (),
+                parent=parent,
             )
         )
         self._recorder = Recorder(self._ws.metadata, self._run_id)

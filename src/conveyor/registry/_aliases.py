@@ -7,12 +7,11 @@ latest promotion that has not been undone yet.
 
 from __future__ import annotations
 
-import getpass
 from datetime import UTC, datetime
 
 from conveyor.core import Settings
 from conveyor.core._errors import GateFailed, RegistryError
-from conveyor.engine import Workspace
+from conveyor.engine import Workspace, current_user
 from conveyor.registry._gate import Gate, decide
 from conveyor.registry._versions import load
 from conveyor.store._tracking_records import AliasMove, GateDecision
@@ -40,7 +39,7 @@ def promote(
     ws = Workspace.for_api(settings)
     store = ws.metadata
     candidate = store.get_model_version(name, _version_number(version))
-    who = actor if actor is not None else _user()
+    who = actor if actor is not None else current_user()
     decision: GateDecision | None = None
     if gate is not None:
         holder = None
@@ -113,7 +112,7 @@ def rollback(
             previous=None,
             kind="rollback",
             moved_at=datetime.now(UTC),
-            actor=actor if actor is not None else _user(),
+            actor=actor if actor is not None else current_user(),
             reason=reason or f"rollback from version {stack[-1]}",
         )
     )
@@ -162,7 +161,7 @@ def remove_alias(
             previous=None,
             kind="remove",
             moved_at=datetime.now(UTC),
-            actor=actor if actor is not None else _user(),
+            actor=actor if actor is not None else current_user(),
             reason=reason,
         )
     )
@@ -175,10 +174,3 @@ def _version_number(version: object) -> int:
     if not text.isdigit() or int(text) < 1:
         raise RegistryError(f"a version is a positive number, got {version!r}")
     return int(text)
-
-
-def _user() -> str:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return ""
