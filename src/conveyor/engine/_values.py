@@ -29,9 +29,11 @@ class ValueStore:
             value = persist(value, self.artifacts)  # rows that exist only now become parts
         return self.save_materialized(materialize(value))
 
-    def save_materialized(self, item: Materialized) -> ArtifactRecord:
+    def save_materialized(self, item: Materialized, *, as_file: bool = False) -> ArtifactRecord:
+        """``as_file`` writes a file even for a small value: for values read back by address
+        alone, with no record at hand."""
         size = len(item.data)
-        if size <= self.inline_limit:
+        if not as_file and size <= self.inline_limit:
             address, inline = content_address(item.data), item.data
         else:
             address, inline = self.artifacts.put(item.data), None

@@ -302,16 +302,9 @@ def _profile_artifact(ws: Workspace, reference: object | None) -> ArtifactRecord
 
 
 def _stored(ws: Workspace, item: Materialized) -> ArtifactRecord:
-    """Always a file in the artifact store, never inline: models and profiles are read back
-    by address, by servers and monitors that have no run record at hand."""
-    return ArtifactRecord(
-        id=ws.values.artifacts.put(item.data),
-        materializer=item.materializer,
-        type_name=item.type_name,
-        size=len(item.data),
-        created_at=datetime.now(UTC),
-        meta=item.meta,
-    )
+    # never inline: servers and monitors read models and profiles by address, with no run
+    # record at hand
+    return ws.values.save_materialized(item, as_file=True)
 
 
 def _lineage(ctx: object | None) -> dict[str, object]:
