@@ -15,6 +15,7 @@ from conveyor.cli._progress import LiveDag, PlainLog
 from conveyor.core import Settings, load_settings
 from conveyor.core._errors import PipelineDefinitionError, RunNotFound
 from conveyor.engine import Run, Workspace, lineage, reconcile
+from conveyor.store import RunRecord, StepRunRecord
 from conveyor.tracking import get_run
 
 
@@ -83,10 +84,17 @@ def show_run(run_id: str, logs_of: str | None, show_traceback: bool) -> None:
                 raise RunNotFound(f"{run.id}:{logs_of} (steps of this run: {names})")
             click.echo(chosen[0].logs or f"(step {logs_of!r} printed and logged nothing)")
             return
-        tracked = get_run(run.id, settings=ws.settings)
-        logged = ws.metadata.get_artifacts([a.artifact_id for a in tracked.artifacts])
-        sizes = {address: record.size for address, record in logged.items()}
-        _render.run_detail(run, steps, show_traceback, tracked, sizes)
+        print_run(ws, run, steps, show_traceback)
+
+
+def print_run(
+    ws: Workspace, run: RunRecord, steps: list[StepRunRecord], show_traceback: bool
+) -> None:
+    """The run, what it tracked, its steps, and its logged artifacts with their sizes."""
+    tracked = get_run(run.id, settings=ws.settings)
+    logged = ws.metadata.get_artifacts([a.artifact_id for a in tracked.artifacts])
+    sizes = {address: record.size for address, record in logged.items()}
+    _render.run_detail(run, steps, show_traceback, tracked, sizes)
 
 
 def show_lineage(ref: str) -> None:

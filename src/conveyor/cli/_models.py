@@ -20,7 +20,8 @@ if TYPE_CHECKING:
     from rich.table import Table
 
     from conveyor.core import Settings
-    from conveyor.registry import ModelVersion
+    from conveyor.errors import GateFailed
+    from conveyor.registry import Gate, ModelVersion
     from conveyor.store._tracking_records import AliasMove, GateDecision, ModelSummary
 
 _WRAPPED = ("metrics", "why", "note", "aliases")  # free text: wraps on a narrow terminal
@@ -83,27 +84,44 @@ def models_promote(
 ) -> None:
     """Point ALIAS of model NAME at VERSION. With --gate, only if the version passes it: each
     criterion is printed with its figures, and a failed gate exits with status 1."""
-    from conveyor.errors import GateFailed
-    from conveyor.registry import Gate, decisions, promote
+    from conveyor.registry import Gate
 
-    settings = _settings()
     gate = Gate.from_yaml(gate_file) if gate_file is not None else None
+    refused = promote_and_show(name, version, alias, gate, reason, _settings())
+    if refused is not None:
+        click.echo(f"error: {refused.message}", err=True)
+        click.get_current_context().exit(1)
+
+
+def promote_and_show(
+    name: str,
+    version: int,
+    alias: str,
+    gate: Gate | None,
+    reason: str,
+    settings: Settings,
+    indent: str = "",
+) -> GateFailed | None:
+    """Promote, printing the gate's criteria (passed or not) and the move; returns the refusal
+    when the gate said no, for the caller to report."""
+    from conveyor.errors import GateFailed
+    from conveyor.registry import decisions, promote
+
+    title = f"{indent}gate for {name}@{version} → {alias}"
     try:
         move = promote(name, version, alias, gate=gate, reason=reason, settings=settings)
     except GateFailed as exc:
         decision = exc.details.get("decision")
         criteria = decision.get("criteria", []) if isinstance(decision, Mapping) else []
         number = decision.get("id") if isinstance(decision, Mapping) else None
-        show_criteria(f"gate for {name}@{version} → {alias}: failed", number, criteria)
-        click.echo(f"error: {exc.message}", err=True)
-        click.get_current_context().exit(1)
+        show_criteria(f"{title}: failed", number, criteria)
+        return exc
     if move.decision_id is not None:
         taken = [d for d in decisions(name, version, settings=settings) if d.id == move.decision_id]
         if taken:
-            show_criteria(
-                f"gate for {name}@{version} → {alias}: passed", taken[0].id, taken[0].criteria
-            )
-    show_move(move)
+            show_criteria(f"{title}: passed", taken[0].id, taken[0].criteria)
+    show_move(move, indent)
+    return None
 
 
 @models_group.command("rollback", short_help="Move an alias back to its previous version.")

@@ -13,18 +13,17 @@ import click
 import pandas as pd
 
 from conveyor import models
-from conveyor.cli import _render
+from conveyor.cli._commands import print_run
 from conveyor.cli._data import diff_tables
 from conveyor.cli._loading import load_pipeline
-from conveyor.cli._models import show_criteria, show_move
+from conveyor.cli._models import promote_and_show
 from conveyor.cli._progress import LiveDag, PlainLog
 from conveyor.cli._tracking import compare, show_comparison
 from conveyor.core import Settings, load_settings
 from conveyor.engine import Workspace
 from conveyor.engine import _datasets as datasets
 from conveyor.engine._datasets import profile_of, resolve_ref
-from conveyor.errors import GateFailed
-from conveyor.registry import Gate, decisions, promote
+from conveyor.registry import Gate
 from conveyor.tracking import get_run
 
 
@@ -88,15 +87,7 @@ def quickstart(folder: Path | None) -> None:
 
     click.secho("\n4. What conveyor recorded for that run", bold=True)
     with Workspace.open(settings) as ws:
-        tracked = get_run(third.id, settings=settings)
-        logged = ws.metadata.get_artifacts([a.artifact_id for a in tracked.artifacts])
-        _render.run_detail(
-            ws.metadata.get_run(third.id),
-            ws.metadata.step_runs(third.id),
-            show_traceback=False,
-            tracked=tracked,
-            sizes={address: record.size for address, record in logged.items()},
-        )
+        print_run(ws, ws.metadata.get_run(third.id), ws.metadata.step_runs(third.id), False)
 
     click.secho(
         f"\n5. How the data changed: conveyor data diff {before.ref} {after.ref}", bold=True
@@ -110,25 +101,10 @@ def quickstart(folder: Path | None) -> None:
 
 
 def _promote(version: int, gate: Gate, settings: Settings) -> None:
-    try:
-        move = promote(
-            "wine",
-            version,
-            "production",
-            gate=gate,
-            reason="quickstart: passed its gate",
-            settings=settings,
-        )
-    except GateFailed as exc:
-        decision = exc.details.get("decision")
-        criteria = decision.get("criteria", []) if isinstance(decision, dict) else []
-        show_criteria(f"   gate for wine@{version}: failed", None, criteria)
-        click.echo(f"   production stays where it was: {exc.message}")
-        return
-    taken = [d for d in decisions("wine", version, settings=settings) if d.id == move.decision_id]
-    if taken:
-        show_criteria(f"   gate for wine@{version}: passed", taken[0].id, taken[0].criteria)
-    show_move(move, indent="   ")
+    reason = "quickstart: passed its gate"
+    refused = promote_and_show("wine", version, "production", gate, reason, settings, "   ")
+    if refused is not None:
+        click.echo(f"   production stays where it was: {refused.message}")
 
 
 def _load_production(table: pd.DataFrame, settings: Settings) -> None:
