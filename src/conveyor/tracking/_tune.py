@@ -12,7 +12,7 @@ import math
 import os
 import threading
 from collections.abc import Callable, Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
@@ -125,15 +125,7 @@ def tune(
     import optuna
 
     distributions = {key: distribution(key, spec) for key, spec in space.items()}
-    if isinstance(n_trials, bool) or not isinstance(n_trials, int) or n_trials < 1:
-        raise ConveyorError(f"n_trials must be a positive integer, got {n_trials!r}")
-    if direction not in ("maximize", "minimize"):
-        raise ConveyorError(f"direction must be 'maximize' or 'minimize', got {direction!r}")
-    workers = (os.cpu_count() or 1) if parallelism is None else parallelism
-    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-        raise ConveyorError(f"parallelism must be a positive integer, got {parallelism!r}")
-    if executor not in ("threads", "processes"):
-        raise ConveyorError(f"executor must be 'threads' or 'processes', got {executor!r}")
+    workers = _workers(n_trials, direction, parallelism, executor)
     label = name or str(getattr(objective, "__name__", "tune"))
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.create_study(
@@ -142,8 +134,13 @@ def tune(
         pruner=pruner or optuna.pruners.MedianPruner(),
     )
     ws = Workspace.for_api(settings)
-    run_trial = _threads() if executor == "threads" else _in_processes(objective, workers)
-    with _parent(ws.settings, label, n_trials, direction) as parent, run_trial as start:
+    with (
+        _parent(ws.settings, label, n_trials, direction) as parent,
+        _processes(executor, workers) as processes,
+    ):
+        where = (parent.run_id, parent.pipeline, label, ws.settings)
+        # a worker gets the objective pickled once, not once per trial
+        pickled = b"" if processes is None else _pickled(objective)
         lock = threading.Lock()
         counter = iter(range(n_trials))
         run_ids: dict[int, str] = {}
@@ -156,9 +153,13 @@ def tune(
                         return
                     trial = study.ask(distributions)
                 try:
-                    state, value, run_id = start(
-                        objective, trial, parent.run_id, parent.pipeline, label, ws.settings
-                    )
+                    if processes is None:
+                        outcome = _run_trial(objective, trial.params, trial.number, *where, trial)
+                    else:
+                        outcome = processes.submit(
+                            _trial_in_worker, pickled, trial.params, trial.number, *where
+                        ).result()
+                    state, value, run_id = outcome
                 except BaseException as exc:  # the objective's own error ends the search
                     with lock:
                         study.tell(trial, state=optuna.trial.TrialState.FAIL)
@@ -173,8 +174,8 @@ def tune(
 
         with ThreadPoolExecutor(
             min(workers, n_trials), thread_name_prefix="conveyor-trial"
-        ) as pool:
-            for future in [pool.submit(work) for _ in range(min(workers, n_trials))]:
+        ) as threads:
+            for future in [threads.submit(work) for _ in range(min(workers, n_trials))]:
                 future.result()
         if errors:
             raise ConveyorError(
@@ -195,6 +196,20 @@ def tune(
             trials=_trials_frame(study, run_ids),
             study=study,
         )
+
+
+def _workers(n_trials: object, direction: object, parallelism: object, executor: object) -> int:
+    """How many trials run at once, once the arguments are checked."""
+    if isinstance(n_trials, bool) or not isinstance(n_trials, int) or n_trials < 1:
+        raise ConveyorError(f"n_trials must be a positive integer, got {n_trials!r}")
+    if direction not in ("maximize", "minimize"):
+        raise ConveyorError(f"direction must be 'maximize' or 'minimize', got {direction!r}")
+    workers = (os.cpu_count() or 1) if parallelism is None else parallelism
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise ConveyorError(f"parallelism must be a positive integer, got {parallelism!r}")
+    if executor not in ("threads", "processes"):
+        raise ConveyorError(f"executor must be 'threads' or 'processes', got {executor!r}")
+    return workers
 
 
 def distribution(key: str, spec: Any) -> optuna.distributions.BaseDistribution:
@@ -257,60 +272,24 @@ def _run_trial(
         return "complete", number_value, ctx.run_id
 
 
-Start = Callable[
-    [Callable[[Trial], float], "optuna.trial.Trial", str, str, str, Settings], TrialOutcome
-]
-
-
 @contextmanager
-def _threads() -> Iterator[Start]:
-    def start(
-        objective: Callable[[Trial], float],
-        trial: optuna.trial.Trial,
-        parent_id: str,
-        pipeline: str,
-        label: str,
-        settings: Settings,
-    ) -> TrialOutcome:
-        return _run_trial(
-            objective, trial.params, trial.number, parent_id, pipeline, label, settings, trial
-        )
-
-    yield start
-
-
-@contextmanager
-def _in_processes(objective: Callable[[Trial], float], workers: int) -> Iterator[Start]:
+def _processes(executor: str, workers: int) -> Iterator[ProcessPoolExecutor | None]:
+    """Worker processes for executor="processes"; None runs trials on the calling threads."""
+    if executor == "threads":
+        yield None
+        return
     import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
 
-    import cloudpickle
-
-    pickled = cloudpickle.dumps(objective)  # once: every trial runs the same function
     context = multiprocessing.get_context("spawn")  # as the engine's process pool, and why
     with ProcessPoolExecutor(workers, mp_context=context) as pool:
+        yield pool
 
-        def start(
-            objective: Callable[[Trial], float],
-            trial: optuna.trial.Trial,
-            parent_id: str,
-            pipeline: str,
-            label: str,
-            settings: Settings,
-        ) -> TrialOutcome:
-            future = pool.submit(
-                _trial_in_worker,
-                pickled,
-                trial.params,
-                trial.number,
-                parent_id,
-                pipeline,
-                label,
-                settings,
-            )
-            return future.result()
 
-        yield start
+def _pickled(objective: Callable[[Trial], float]) -> bytes:
+    import cloudpickle
+
+    data: bytes = cloudpickle.dumps(objective)
+    return data
 
 
 def _trial_in_worker(
