@@ -140,15 +140,17 @@ class AttemptTracker:
         if self._writer is not None:
             self._hand_off()
             return None
-        taken = self._take()
-        return taken if taken[0] != TrackingBatch(self._run_id) or taken[1] else None
+        return None if self._empty() else self._take()
+
+    def _empty(self) -> bool:
+        # most steps log nothing: they pay for this check only
+        return not (self._points or self._params or self._tags or self._records)
 
     def _hand_off(self, written: threading.Event | None = None) -> None:
         self._last_flush = time.monotonic()
-        batch, records = self._take()
         assert self._writer is not None
-        if batch != TrackingBatch(self._run_id) or records:
-            self._writer(batch, records, written)
+        if not self._empty():
+            self._writer(*self._take(), written)
         elif written is not None:
             written.set()
 
