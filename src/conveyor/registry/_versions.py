@@ -21,7 +21,7 @@ from conveyor.data import Materialized
 from conveyor.engine import Workspace
 from conveyor.registry._flavors import load_model, save_model
 from conveyor.registry._signature import infer_signature
-from conveyor.store import ArtifactRecord, WriteBatch, check_model_name
+from conveyor.store import ArtifactRecord, MetadataStore, WriteBatch, check_model_name
 from conveyor.store._tracking_records import ModelVersionRecord
 
 if TYPE_CHECKING:
@@ -189,10 +189,15 @@ def resolve(ref: str, *, settings: Settings | None = None) -> ModelVersionRecord
     """The version a reference points to now (an alias is read from the store every time)."""
     name, at = parse_ref(ref)
     store = Workspace.for_api(settings).metadata
+    return store.get_model_version(name, _number(name, at, store))
+
+
+def _number(name: str, at: str | int, store: MetadataStore) -> int | None:
+    """The version number ``at`` stands for now; None for the newest."""
     if isinstance(at, int):
-        return store.get_model_version(name, at)
+        return at
     if at == LATEST:
-        return store.get_model_version(name)
+        return None
     aliases = store.aliases(name)
     if at not in aliases:
         known = ", ".join(f"{a} → {v}" for a, v in sorted(aliases.items())) or "none"
@@ -201,7 +206,7 @@ def resolve(ref: str, *, settings: Settings | None = None) -> ModelVersionRecord
             name=name,
             alias=at,
         )
-    return store.get_model_version(name, aliases[at])
+    return aliases[at]
 
 
 # (db url, artifacts, name, version) → the loaded model; a version never changes, so entries
@@ -221,11 +226,14 @@ def load(ref: str, *, settings: Settings | None = None) -> object:
         ModelNotFound: no such model, version or alias (the message lists what there is).
     """
     ws = Workspace.for_api(settings)
-    record = resolve(ref, settings=ws.settings)
+    name, at = parse_ref(ref)
+    number = _number(name, at, ws.metadata)
+    if number is not None:  # a known version in memory costs the alias look-up alone
+        model = _loaded.get((ws.settings.db_url, ws.settings.artifacts, name, number))
+        if model is not None:
+            return model
+    record = ws.metadata.get_model_version(name, number)
     key = (ws.settings.db_url, ws.settings.artifacts, record.name, record.version)
-    model = _loaded.get(key)
-    if model is not None:
-        return model
     with _loading:
         model = _loaded.get(key)
         if model is None:
@@ -238,9 +246,10 @@ def load(ref: str, *, settings: Settings | None = None) -> object:
 
 def get(ref: str, *, settings: Settings | None = None) -> ModelVersion:
     """The version a reference points to, with its metrics, signature, lineage and aliases."""
-    record = resolve(ref, settings=settings)
-    aliases = Workspace.for_api(settings).metadata.aliases(record.name)
-    return ModelVersion.from_record(record, aliases)
+    store = Workspace.for_api(settings).metadata
+    name, at = parse_ref(ref)
+    record = store.get_model_version(name, _number(name, at, store))
+    return ModelVersion.from_record(record, store.aliases(name))
 
 
 def versions(name: str, *, settings: Settings | None = None) -> list[ModelVersion]:
