@@ -10,6 +10,7 @@ import click
 
 from conveyor.cli._data import data_group
 from conveyor.cli._models import models_group
+from conveyor.cli._serve import serve_command
 
 
 class _Group(click.Group):
@@ -137,6 +138,7 @@ def lineage_command(ref: str) -> None:
 
 app.add_command(data_group)
 app.add_command(models_group)
+app.add_command(serve_command)
 
 
 @app.command("quickstart")

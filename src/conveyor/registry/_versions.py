@@ -13,7 +13,7 @@ import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, cast
 
 from conveyor.core import Settings, active_run
 from conveyor.core._errors import ConveyorError, ModelNotFound, RegistryError
@@ -25,9 +25,12 @@ from conveyor.store import ArtifactRecord, MetadataStore, WriteBatch, check_mode
 from conveyor.store._tracking_records import ModelVersionRecord
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from conveyor.data import Profile
 
 LATEST = "latest"
+SAMPLE_ROWS = 32  # reference rows kept with a version: a new version is tried on them first
 MODEL_FORMAT = "model"  # the materializer recorded on a model's artifact
 _REF = re.compile(r"^(?P<name>[^@\s]+)(?:@(?P<at>[^@\s]+))?$")
 
@@ -95,6 +98,12 @@ class ModelVersion:
     def load(self, *, settings: Settings | None = None) -> object:
         return load(self.ref, settings=settings)
 
+    def sample(self, *, settings: Settings | None = None) -> pd.DataFrame | None:
+        """Up to 32 rows of the reference data as the model takes them (a 2-D array's columns
+        are named ``"0"``, ``"1"``, ...); None if the version was registered without one."""
+        ws = Workspace.for_api(settings)
+        return load_sample(ws, ws.metadata.get_model_version(self.name, self.version))
+
     def profile(self, *, settings: Settings | None = None) -> Profile | None:
         """The reference data's profile, if the version was registered with ``reference=``."""
         if self.profile_id is None:
@@ -144,8 +153,10 @@ def register(
     artifact = _stored(
         ws, Materialized(saved.data, MODEL_FORMAT, _type_name(model), None, saved.meta)
     )
-    profile_record = _profile_artifact(ws, reference)
-    stored = tuple(r for r in (artifact, profile_record) if r is not None)
+    table = _table(features)
+    profile_record = _profile_artifact(ws, reference if table is features else table)
+    sample_record = _sample_artifact(ws, table)
+    stored = tuple(r for r in (artifact, profile_record, sample_record) if r is not None)
     ws.metadata.commit(WriteBatch(artifacts=stored))
     ctx = active_run()
     record = ws.metadata.register_model_version(
@@ -162,7 +173,10 @@ def register(
             profile_id=profile_record.id if profile_record else None,
             lineage=_lineage(ctx),
             description=description,
-            meta={"flavor_meta": saved.meta},
+            meta={
+                "flavor_meta": saved.meta,
+                **({"sample_id": sample_record.id} if sample_record else {}),
+            },
         )
     )
     return ModelVersion.from_record(record, ws.metadata.aliases(name))
@@ -215,12 +229,14 @@ _loaded: dict[tuple[str, str, str, int], object] = {}
 _loading = threading.Lock()
 
 
-def load(ref: str, *, settings: Settings | None = None) -> object:
+def load(ref: str, *, settings: Settings | None = None, cache: bool = True) -> object:
     """The model a reference points to now: ``"churn@production"``, ``"churn@3"``,
     ``"churn@latest"`` or ``"churn"`` (the newest).
 
     Loaded models are kept in memory per version, so loading again costs one look-up of the
-    alias; when an alias moves, the next call loads the version it points to.
+    alias; when an alias moves, the next call loads the version it points to. ``cache=False``
+    reads the model from the store and keeps no reference to it (a server that swaps versions
+    holds only the ones it serves).
 
     Raises:
         ModelNotFound: no such model, version or alias (the message lists what there is).
@@ -233,15 +249,32 @@ def load(ref: str, *, settings: Settings | None = None) -> object:
         if model is not None:
             return model
     record = ws.metadata.get_model_version(name, number)
+    if not cache:
+        return load_record(ws, record)
     key = (ws.settings.db_url, ws.settings.artifacts, record.name, record.version)
     with _loading:
         model = _loaded.get(key)
         if model is None:
-            data = ws.values.artifacts.get(record.artifact_id)
-            meta = record.meta.get("flavor_meta", {})
-            model = load_model(record.flavor, data, meta if isinstance(meta, Mapping) else {})
-            _loaded[key] = model
+            model = _loaded[key] = load_record(ws, record)
     return model
+
+
+def load_record(ws: Workspace, record: ModelVersionRecord) -> object:
+    """The model a version record holds, read from the artifact store."""
+    data = ws.values.artifacts.get(record.artifact_id)
+    meta = record.meta.get("flavor_meta", {})
+    return load_model(record.flavor, data, meta if isinstance(meta, Mapping) else {})
+
+
+def load_sample(ws: Workspace, record: ModelVersionRecord) -> pd.DataFrame | None:
+    """The reference rows stored with a version (see ``ModelVersion.sample``)."""
+    sample_id = record.meta.get("sample_id")
+    if not isinstance(sample_id, str):
+        return None
+    import pandas as pd
+
+    frame = ws.values.load(ws.metadata.get_artifact(sample_id))
+    return frame if isinstance(frame, pd.DataFrame) else None
 
 
 def get(ref: str, *, settings: Settings | None = None) -> ModelVersion:
@@ -308,6 +341,42 @@ def _profile_artifact(ws: Workspace, reference: object | None) -> ArtifactRecord
 
     text = json.dumps(profile(reference).to_dict(), sort_keys=True, default=str)
     return _stored(ws, Materialized(text.encode(), "json", "dict", None, {"kind": "profile"}))
+
+
+def _table(features: object | None) -> object | None:
+    """The reference as a table: a 2-D numpy array becomes a pandas frame with columns
+    ``"0"``, ``"1"``, ... (the names its signature gives them)."""
+    if features is None or type(features).__module__.partition(".")[0] != "numpy":
+        return features
+    if getattr(features, "ndim", 0) != 2:
+        raise RegistryError(
+            "a numpy reference must be 2-D (rows × features), "
+            f"got {getattr(features, 'ndim', '?')} dimensions"
+        )
+    import pandas as pd
+
+    frame = pd.DataFrame(cast("Any", features))
+    frame.columns = [str(c) for c in frame.columns]
+    return frame
+
+
+def _sample_artifact(ws: Workspace, table: object | None) -> ArtifactRecord | None:
+    """A few reference rows as a pandas frame: what a server tries a new version on."""
+    if table is None:
+        return None
+    import pandas as pd
+
+    from conveyor.data import materialize
+    from conveyor.data._tables import to_polars
+
+    if isinstance(table, pd.DataFrame):
+        frame = table.head(SAMPLE_ROWS)
+    else:
+        try:
+            frame = to_polars(table).head(SAMPLE_ROWS).to_pandas()
+        except ConveyorError:  # a kind of data with no table form: nothing to try versions on
+            return None
+    return _stored(ws, materialize(frame.reset_index(drop=True)))
 
 
 def _stored(ws: Workspace, item: Materialized) -> ArtifactRecord:
