@@ -181,6 +181,7 @@ def _serve(
         "log_level": log_level,
         "timeout_graceful_shutdown": _GRACEFUL_SHUTDOWN_S,
         "server_header": False,
+        "log_config": _log_config(log_level),
     }
     if workers == 1:
         app = create_app(refs, settings=current, options=replace(options, api_keys=keys))
@@ -200,3 +201,15 @@ def _serve(
         workers=workers,
         **common,  # type: ignore[arg-type]
     )
+
+
+def _log_config(level: str) -> dict[str, object]:
+    """uvicorn's logging, with the server's own messages (swaps, load failures) beside it."""
+    import copy
+
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    loggers: dict[str, object] = config["loggers"]
+    loggers["conveyor"] = {"handlers": ["default"], "level": level.upper(), "propagate": False}
+    return config

@@ -178,7 +178,7 @@ def _predict(jobs: list[_Job]) -> list[Prediction | BaseException]:
     started = time.perf_counter()
     groups: dict[tuple[int, bool, tuple[str, ...] | None], list[int]] = {}
     for i, job in enumerate(jobs):
-        groups.setdefault((id(job.loaded), job.proba, job.rows.columns), []).append(i)
+        groups.setdefault((job.loaded.version, job.proba, job.rows.columns), []).append(i)
     results: list[Prediction | BaseException] = [RuntimeError("not predicted")] * len(jobs)
     for members in groups.values():
         group = [jobs[i] for i in members]

@@ -123,7 +123,11 @@ def conform(rows: Rows, signature: Mapping[str, Any]) -> Rows:
     problems = list(_value_problems(rows, inputs))
     if problems:
         shown = "; ".join(p["message"] for p in problems[:3])
-        more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
+        more = ""
+        if len(problems) >= _MAX_PROBLEMS:
+            more = f" (and more: the first {_MAX_PROBLEMS} are in details)"
+        elif len(problems) > 3:
+            more = f" (and {len(problems) - 3} more)"
         raise ClientError(
             422,
             "SignatureMismatch",
