@@ -1,4 +1,5 @@
-"""``conveyor quickstart`` end to end: the runs, the cache, the new file, the dataset diff."""
+"""``conveyor quickstart`` end to end: the runs, the cache, the new file, the dataset diff,
+serving and a hot swap."""
 
 from __future__ import annotations
 
@@ -38,6 +39,11 @@ def test_quickstart_runs_the_wine_pipeline_and_shows_what_changed(tmp_path: Path
     assert "oob_accuracy" in out and "confusion_matrix.png" in out
     assert "wine@2 predicts cultivars" in out or "wine@1 predicts cultivars" in out
     assert "rows: 134 → 178" in out
+    # serving: concurrent requests batched, then a hot swap with no failed request
+    served = out.split("7. Serving production over HTTP")[1]
+    assert re.search(r"→ 200 \{'predictions': \[\d\]", served)
+    assert "400 requests from 16 concurrent clients: 0 failed" in served
+    assert re.search(r"400 requests answered by versions \[\d, 3\]: 0 failed", served)
     assert sorted(p.name for p in (folder / "data").iterdir()) == [
         "wine-1.csv", "wine-2.csv", "wine-3.csv", "wine-4.csv",
     ]  # fmt: skip

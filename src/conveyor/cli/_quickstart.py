@@ -18,6 +18,7 @@ from conveyor.cli._data import diff_tables
 from conveyor.cli._loading import load_pipeline
 from conveyor.cli._models import promote_and_show
 from conveyor.cli._progress import LiveDag, PlainLog
+from conveyor.cli._quickstart_serve import serve_and_swap
 from conveyor.cli._tracking import compare, show_comparison
 from conveyor.core import Settings, load_settings
 from conveyor.engine import Workspace
@@ -96,7 +97,17 @@ def quickstart(folder: Path | None) -> None:
         old, new = resolve_ref(before.ref, ws), resolve_ref(after.ref, ws)
         diff_tables(old, new, profile_of(old, ws), profile_of(new, ws))
 
-    _load_production(third.outputs["combine"], settings)  # type: ignore[arg-type]
+    wines = _load_production(third.outputs["combine"], settings)  # type: ignore[arg-type]
+
+    newest = models.get(v3.ref, settings=settings)  # type: ignore[attr-defined]
+
+    def promote_newest() -> int:
+        reason = "quickstart: reviewed"
+        models.promote("wine", newest.version, "production", reason=reason, settings=settings)
+        return newest.version
+
+    records = [{str(k): v for k, v in r.items()} for r in wines.to_dict(orient="records")]
+    serve_and_swap(records, settings, promote_newest)
     _try_next(folder, first.id, second.id, third.id, after.ref)
 
 
@@ -107,7 +118,7 @@ def _promote(version: int, gate: Gate, settings: Settings) -> None:
         click.echo(f"   production stays where it was: {refused.message}")
 
 
-def _load_production(table: pd.DataFrame, settings: Settings) -> None:
+def _load_production(table: pd.DataFrame, settings: Settings) -> pd.DataFrame:
     click.secho("\n6. The production model, loaded by its alias", bold=True)
     production = models.get("wine@production", settings=settings)
     model = models.load("wine@production", settings=settings)
@@ -118,6 +129,7 @@ def _load_production(table: pd.DataFrame, settings: Settings) -> None:
     )
     predicted = [int(p) for p in model.predict(wines)]  # type: ignore[attr-defined]
     click.echo(f"   {production.ref} predicts cultivars {predicted} for the first five wines")
+    return wines
 
 
 def _try_next(folder: Path, first_id: str, second_id: str, third_id: str, dataset_ref: str) -> None:
@@ -131,6 +143,7 @@ def _try_next(folder: Path, first_id: str, second_id: str, third_id: str, datase
     click.echo("  conveyor models rollback wine --alias production")
     click.echo(f"  conveyor runs show {third_id}")
     click.echo(f"  conveyor lineage {third_id}")
+    click.echo("  conveyor serve wine@production      # then: curl localhost:8000/metrics")
     click.echo("  conveyor data list")
     click.echo(f"  conveyor data show {dataset_ref}")
     click.echo("  edit a step in pipeline.py and run again: it and the steps after it re-run")
