@@ -99,15 +99,7 @@ def quickstart(folder: Path | None) -> None:
 
     wines = _load_production(third.outputs["combine"], settings)  # type: ignore[arg-type]
 
-    newest = models.get(v3.ref, settings=settings)  # type: ignore[attr-defined]
-
-    def promote_newest() -> int:
-        reason = "quickstart: reviewed"
-        models.promote("wine", newest.version, "production", reason=reason, settings=settings)
-        return newest.version
-
-    records = [{str(k): v for k, v in r.items()} for r in wines.to_dict(orient="records")]
-    serve_and_swap(records, settings, promote_newest)
+    _serve(v3.ref, wines, settings)  # type: ignore[attr-defined]
     _try_next(folder, first.id, second.id, third.id, after.ref)
 
 
@@ -130,6 +122,18 @@ def _load_production(table: pd.DataFrame, settings: Settings) -> pd.DataFrame:
     predicted = [int(p) for p in model.predict(wines)]  # type: ignore[attr-defined]
     click.echo(f"   {production.ref} predicts cultivars {predicted} for the first five wines")
     return wines
+
+
+def _serve(newest_ref: str, wines: pd.DataFrame, settings: Settings) -> None:
+    newest = models.get(newest_ref, settings=settings)
+
+    def promote_newest() -> int:
+        reason = "quickstart: reviewed"
+        models.promote("wine", newest.version, "production", reason=reason, settings=settings)
+        return newest.version
+
+    records = [{str(k): v for k, v in r.items()} for r in wines.to_dict(orient="records")]
+    serve_and_swap(records, settings, promote_newest)
 
 
 def _try_next(folder: Path, first_id: str, second_id: str, third_id: str, dataset_ref: str) -> None:

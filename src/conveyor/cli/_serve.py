@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING
 
 import click
 
-from conveyor.cli._commands import settings
 from conveyor.core._errors import ConfigurationError
 
 if TYPE_CHECKING:
@@ -163,6 +162,7 @@ def _serve(
 ) -> None:
     import uvicorn
 
+    from conveyor.cli._commands import settings
     from conveyor.registry._versions import resolve
     from conveyor.serving import create_app
     from conveyor.serving._factory import CONFIG_ENV, api_keys

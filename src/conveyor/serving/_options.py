@@ -43,5 +43,13 @@ class ServingOptions:
             raise ConfigurationError(
                 f"poll_interval_s must be more than 0, got {self.poll_interval_s}"
             )
+        if self.prediction_log_rows < 1:
+            raise ConfigurationError(
+                f"prediction_log_rows must be at least 1, got {self.prediction_log_rows}"
+            )
+        if self.prediction_log_flush_s <= 0:
+            raise ConfigurationError(
+                f"prediction_log_flush_s must be more than 0, got {self.prediction_log_flush_s}"
+            )
         if any(not key for key in self.api_keys):
             raise ConfigurationError("an API key must not be empty")

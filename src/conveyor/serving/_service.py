@@ -13,7 +13,7 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from conveyor.core import Settings
@@ -184,14 +184,15 @@ class Service:
                     version=loaded.version,
                 ) from exc
             raise
+        elapsed = time.perf_counter() - received
         self.prediction_log.add(
             LoggedPrediction(
                 model=served.name,
                 version=prediction.version,
                 request_id=request_id,
                 protocol=protocol,
-                received_at=datetime.now(UTC),
-                latency_ms=(time.perf_counter() - received) * 1000,
+                received_at=datetime.now(UTC) - timedelta(seconds=elapsed),
+                latency_ms=elapsed * 1000,
                 columns=rows.columns,
                 rows=rows.rows,
                 outputs=prediction.outputs,
