@@ -11,6 +11,7 @@ import conveyor.core
 import conveyor.data
 import conveyor.engine
 import conveyor.errors
+import conveyor.serving
 import conveyor.store
 import conveyor.testing
 
@@ -25,6 +26,7 @@ import conveyor.testing
         conveyor.store,
         conveyor.data,
         conveyor.errors,
+        conveyor.serving,
         conveyor.testing,
     ],
 )

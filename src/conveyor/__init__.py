@@ -14,6 +14,7 @@ if _TYPE_CHECKING:
     from conveyor import datasets as datasets
     from conveyor import errors as errors
     from conveyor import models as models
+    from conveyor import serving as serving
     from conveyor.authoring import Handle as Handle
     from conveyor.authoring import Pipeline as Pipeline
     from conveyor.authoring import Step as Step
@@ -112,7 +113,7 @@ _WHERE = {
 
 
 def __getattr__(name: str) -> object:
-    if name in ("errors", "datasets", "models"):
+    if name in ("errors", "datasets", "models", "serving"):
         return _importlib.import_module(f"conveyor.{name}")
     try:
         module = _importlib.import_module(_WHERE[name])
@@ -173,6 +174,7 @@ __all__ = [
     "read_sql",
     "register_model",
     "search_runs",
+    "serving",
     "set_tag",
     "set_tags",
     "step",
