@@ -15,6 +15,12 @@ _MAX_REQUEST_ID = 128
 async def read_json(request: Request, max_bytes: int) -> object:
     """The body parsed as JSON. No Content-Type is required: some clients (tritonclient) send
     none; a body that is not JSON is a 400 whatever its type."""
+    return parse_json(await read_body(request, max_bytes, "a JSON object"))
+
+
+async def read_body(request: Request, max_bytes: int, what: str) -> bytes:
+    """The whole body, or a 413 as soon as it is over ``max_bytes``; ``what`` says what it
+    should hold, for the empty-body error."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > max_bytes:
         raise _too_large(int(declared), max_bytes)
@@ -27,14 +33,21 @@ async def read_json(request: Request, max_bytes: int) -> object:
         chunks.append(chunk)
     body = b"".join(chunks)
     if not body.strip():
-        raise ClientError(400, "EmptyBody", "the request has no body; send a JSON object")
+        raise ClientError(400, "EmptyBody", f"the request has no body; send {what}")
+    return body
+
+
+def parse_json(data: bytes, field: str = "$") -> object:
+    """``data`` parsed as JSON, or a 400 naming where it stops being JSON."""
     try:
-        return orjson.loads(body)
+        return orjson.loads(data)
     except orjson.JSONDecodeError as exc:
         raise ClientError(
             400,
             "MalformedJSON",
-            f"the body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}",
+            f"{'the body' if field == '$' else field} is not valid JSON: {exc.msg} at line "
+            f"{exc.lineno} column {exc.colno}",
+            field=field,
             line=exc.lineno,
             column=exc.colno,
         ) from None

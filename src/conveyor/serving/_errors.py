@@ -46,3 +46,14 @@ def error_response(
 
 def client_error_response(exc: ClientError, headers: Mapping[str, str] | None = None) -> Response:
     return error_response(exc.status, exc.kind, exc.message, exc.details, headers)
+
+
+def oip_error_response(exc: ClientError) -> Response:
+    """The Open Inference Protocol's error body: ``{"error": "<message>"}``, which clients
+    such as tritonclient read as a string; the type and details ride beside it."""
+    body = {"error": exc.message, "type": exc.kind, "details": exc.details}
+    return Response(
+        orjson.dumps(body, option=orjson.OPT_SERIALIZE_NUMPY, default=str),
+        status_code=exc.status,
+        media_type="application/json",
+    )

@@ -95,15 +95,17 @@ class Service:
 
     # -- the request path -------------------------------------------------------------------
 
-    def model(self, name: str | None) -> ServedModel:
+    def model(
+        self, name: str | None, *, how: str = "send the request to /models/NAME/predict"
+    ) -> ServedModel:
+        """The model a request is for; ``how`` tells a client that named none how to."""
         if name is None:
             if len(self.models) == 1:
                 return next(iter(self.models.values()))
             raise ClientError(
                 400,
                 "ModelNotSpecified",
-                f"this server serves {len(self.models)} models ({', '.join(self.models)}); "
-                "send the request to /models/NAME/predict",
+                f"this server serves {len(self.models)} models ({', '.join(self.models)}); {how}",
                 models=list(self.models),
             )
         served = self.models.get(name)
