@@ -348,3 +348,14 @@ def test_a_csv_body_over_the_limit_is_413(registered: Registered) -> None:
             "/invocations", content=csv.encode(), headers={"Content-Type": "text/csv"}
         )
     error_of(answer, 413, "BodyTooLarge", "1,024 bytes")
+
+
+def test_a_columnar_value_is_named_by_its_column(registered: Registered) -> None:
+    app = create_app("prices@production", settings=registered.settings, log_predictions=False)
+    with TestClient(app) as client:
+        wait_loaded(client)
+        answer = client.post(
+            "/invocations", json={"inputs": {"area": [50.0, 60.0], "rooms": [2, "two"]}}
+        )
+    assert answer.status_code == 422
+    assert "inputs.rooms[1]: expected integer, found string 'two'" in answer.text

@@ -435,7 +435,7 @@ def test_values_the_signature_refuses_name_their_column(many: TestClient) -> Non
         {"name": "rooms", "shape": [2], "datatype": "FP64", "data": [2.0, 1.5]},
     ]
     answer = many.post("/v2/models/prices/infer", json={"inputs": inputs})
-    error = error_of(answer, 422, "SignatureMismatch", "rows[1][0]: expected integer")
+    error = error_of(answer, 422, "SignatureMismatch", "inputs[1].data[1]: expected integer")
     (problem,) = error["details"]["problems"]
     assert (problem["column"], problem["value"]) == ("rooms", 1.5)
 

@@ -142,7 +142,7 @@ def _columnar(value: dict[str, Any], field: str) -> Rows:
         raise invalid(field, f"'{field}' must name at least one column")
     columns = list(value.values())
     if not any(isinstance(c, list) for c in columns):
-        return Rows(tuple(value), [columns], field)
+        return Rows(tuple(value), [columns], field, keyed=True)
     first = next(iter(value))
     for name, column in value.items():
         if not isinstance(column, list) or not column:
@@ -156,7 +156,8 @@ def _columnar(value: dict[str, Any], field: str) -> Rows:
                 f"{field}.{name}",
                 f"{field}.{name} has {len(column)} values; {field}.{first} has {len(columns[0])}",
             )
-    return Rows(tuple(value), [list(row) for row in zip(*columns, strict=True)], field)
+    rows = [list(row) for row in zip(*columns, strict=True)]
+    return Rows(tuple(value), rows, field, cells=tuple(f"{field}.{name}" for name in value))
 
 
 def parse_csv(body: bytes) -> Rows:

@@ -345,9 +345,7 @@ def _columns(tensors: list[Tensor], types: Mapping[str, str]) -> Rows:
             _check_fit(tensor, tensor.name, types[tensor.name])
     columns = tuple(t.name for t in tensors)
     rows = [list(row) for row in zip(*(t.values for t in tensors), strict=True)]
-    # a value is found by row and by column in the signature's order, which is not the order
-    # of "inputs"; the problem's details name the column
-    return Rows(columns, rows, "rows")
+    return Rows(columns, rows, "inputs", cells=tuple(f"{t.field}.data" for t in tensors))
 
 
 def _check_fit(tensor: Tensor, column: str, kind: str) -> None:

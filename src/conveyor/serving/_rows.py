@@ -9,6 +9,7 @@ check. Errors name the field of the body (``records[2].age``) so a client can fi
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -44,13 +45,17 @@ class Rows:
     columns: tuple[str, ...] | None
     rows: list[list[Any]]
     field: str  # where the rows are in the body, for error messages: "records", "data"...
+    keyed: bool = False  # rows were objects: a value is ``field[row].column``
+    cells: tuple[str, ...] | None = None  # per column, where its values are (column-wise bodies)
 
     def __len__(self) -> int:
         return len(self.rows)
 
     def cell(self, row: int, column: int) -> str:
         """How to point at one value in the body."""
-        if self.field.endswith("records") and self.columns is not None:
+        if self.cells is not None:
+            return f"{self.cells[column]}[{row}]"
+        if self.keyed and self.columns is not None:
             return f"{self.field}[{row}].{self.columns[column]}"
         return f"{self.field}[{row}][{column}]"
 
@@ -65,7 +70,7 @@ def from_records(records: object, field: str) -> Rows:
             raise invalid(f"{field}[{i}]", f"{field}[{i}] must be an object of column → value")
         columns.update(dict.fromkeys(record))
     names = tuple(columns)
-    return Rows(names, [[r.get(c, ABSENT) for c in names] for r in records], field)
+    return Rows(names, [[r.get(c, ABSENT) for c in names] for r in records], field, keyed=True)
 
 
 def from_table(columns: object, data: object, field: str = "data") -> Rows:
@@ -117,7 +122,7 @@ def conform(rows: Rows, signature: Mapping[str, Any]) -> Rows:
                 field=rows.field,
                 expected=list(names),
             )
-        rows = Rows(names, rows.rows, rows.field)
+        rows = dataclasses.replace(rows, columns=names)
     elif rows.columns != names:
         rows = _reordered(rows, names)
     problems = list(_value_problems(rows, inputs))
@@ -158,7 +163,9 @@ def _reordered(rows: Rows, names: tuple[str, ...]) -> Rows:
         )
     position = {c: i for i, c in enumerate(rows.columns)}
     order = [position[n] for n in names]
-    return Rows(names, [[row[i] for i in order] for row in rows.rows], rows.field)
+    cells = None if rows.cells is None else tuple(rows.cells[i] for i in order)
+    reordered = [[row[i] for i in order] for row in rows.rows]
+    return dataclasses.replace(rows, columns=names, rows=reordered, cells=cells)
 
 
 def _value_problems(rows: Rows, inputs: Sequence[Mapping[str, Any]]) -> Iterable[dict[str, Any]]:
