@@ -79,5 +79,17 @@ def client(registered: Registered) -> Iterator[TestClient]:
         yield test_client
 
 
+MODELS = ["bc@production", "flowers@production", "prices@production"]
+
+
+@pytest.fixture
+def many(registered: Registered) -> Iterator[TestClient]:
+    """A client of an app serving the three models."""
+    app = create_app(MODELS, settings=registered.settings, log_predictions=False)
+    with TestClient(app) as test_client:
+        wait_loaded(test_client)
+        yield test_client
+
+
 def wait_loaded(client: TestClient, timeout: float = 60.0) -> None:
     wait_until(lambda: client.get("/readyz").status_code == 200, timeout, "models not loaded")

@@ -14,9 +14,8 @@ from starlette.testclient import TestClient
 import conveyor
 from conveyor.serving import create_app
 from tests.serving._servers import running
-from tests.serving.conftest import Registered, wait_loaded
+from tests.serving.conftest import MODELS, Registered, wait_loaded
 
-MODELS = ["bc@production", "flowers@production", "prices@production"]
 FLOWERS = [0, 60, 120]  # one flower of each class
 FORMATS = [
     "dataframe_split",
@@ -28,14 +27,6 @@ FORMATS = [
     "inputs as rows",
     "inputs as columns",
 ]
-
-
-@pytest.fixture
-def many(registered: Registered) -> Iterator[TestClient]:
-    app = create_app(MODELS, settings=registered.settings, log_predictions=False)
-    with TestClient(app) as client:
-        wait_loaded(client)
-        yield client
 
 
 def bodies(registered: Registered) -> dict[str, tuple[str, dict[str, Any]]]:

@@ -2,27 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import numpy as np
 import pytest
 from starlette.testclient import TestClient
 
 from conveyor.serving import create_app
 from tests.serving.conftest import Registered, wait_loaded
-
-
-@pytest.fixture
-def many(registered: Registered) -> Iterator[TestClient]:
-    app = create_app(
-        ["bc@production", "flowers@production", "prices@production"],
-        settings=registered.settings,
-        log_predictions=False,
-        max_body_bytes=4096,
-    )
-    with TestClient(app) as client:
-        wait_loaded(client)
-        yield client
 
 
 def test_positional_rows_match_the_local_model(client: TestClient, registered: Registered) -> None:
@@ -108,9 +93,17 @@ def test_nan_where_the_signature_allows_none(client: TestClient) -> None:
     assert "data[0][0]: expected float, found a missing value" in answer.json()["error"]["message"]
 
 
-def test_a_body_over_the_limit_is_413(many: TestClient) -> None:
+def test_a_body_over_the_limit_is_413(registered: Registered) -> None:
+    app = create_app(
+        "prices@production",
+        settings=registered.settings,
+        log_predictions=False,
+        max_body_bytes=4096,
+    )
     rows = [{"rooms": 1, "area": 1.0}] * 200
-    answer = many.post("/models/prices/predict", json={"records": rows})
+    with TestClient(app) as client:
+        wait_loaded(client)
+        answer = client.post("/predict", json={"records": rows})
     assert answer.status_code == 413
     assert answer.json()["error"]["type"] == "BodyTooLarge"
 
@@ -141,6 +134,8 @@ def test_probes_and_model_listing(many: TestClient) -> None:
     assert ready["ready"] is True
     listed = {m["model"]: m for m in many.get("/models").json()["models"]}
     assert listed["flowers"]["version"] == 1
+    # the forest's trees are called directly once they matched its own answers on the sample
+    assert (listed["bc"]["fast_path"], listed["flowers"]["fast_path"]) == (True, False)
     assert [i["name"] for i in listed["prices"]["inputs"]] == ["rooms", "area"]
 
 

@@ -18,18 +18,9 @@ import conveyor
 from conveyor.serving import create_app
 from conveyor.serving._oip_tensors import input_tensors, output_tensor
 from tests.serving._servers import running
-from tests.serving.conftest import Registered, wait_loaded
+from tests.serving.conftest import MODELS, Registered, wait_loaded
 
-MODELS = ["bc@production", "flowers@production", "prices@production"]
 ROWS = [0, 1, 19, 20, 21, 30]  # both classes of the breast cancer data
-
-
-@pytest.fixture
-def many(registered: Registered) -> Iterator[TestClient]:
-    app = create_app(MODELS, settings=registered.settings, log_predictions=False)
-    with TestClient(app) as client:
-        wait_loaded(client)
-        yield client
 
 
 def bc_rows(registered: Registered) -> np.ndarray[Any, Any]:

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from conveyor.core._errors import ConveyorError, RegistryError
 from conveyor.engine import Workspace
 from conveyor.registry import parse_ref
 from conveyor.registry._versions import LATEST, load_record, load_sample
+from conveyor.serving._forest import confirmed, forest_path
 from conveyor.serving._frames import model_input
 from conveyor.serving._predictors import Predictor
 from conveyor.store._tracking_records import ModelVersionRecord
@@ -34,6 +35,10 @@ class LoadedVersion:
     load_seconds: float
     problem_type: str  # "classification" or "regression"; counts predictions by class or value
     classes: tuple[Any, ...] = ()
+
+    @property
+    def fast_path(self) -> bool:
+        return self.predictor.forest is not None
 
     @property
     def columns(self) -> tuple[str, ...]:
@@ -101,20 +106,27 @@ def load_version(ws: Workspace, name: str, version: int) -> LoadedVersion:
         problem_type="classification" if predictor.classes is not None else "regression",
         classes=tuple(predictor.classes or ()),
     )
-    _try_on_sample(ws, record, loaded)
-    return _with_load_time(loaded, time.perf_counter() - started)
+    data = _try_on_sample(ws, record, loaded)
+    forest = forest_path(model) if data is not None else None
+    if forest is not None and confirmed(forest, model, data):
+        loaded = replace(loaded, predictor=Predictor(model, record.flavor, forest))
+    return replace(loaded, load_seconds=time.perf_counter() - started)
 
 
-def _try_on_sample(ws: Workspace, record: ModelVersionRecord, loaded: LoadedVersion) -> None:
+def _try_on_sample(
+    ws: Workspace, record: ModelVersionRecord, loaded: LoadedVersion
+) -> object | None:
     """Predict on the stored reference rows: a version that cannot is never swapped in. The
-    call also warms the model up, so the first request does not pay for it."""
+    call also warms the model up, so the first request does not pay for it. Returns the
+    sample as the model takes it (None without a sample)."""
     sample = load_sample(ws, record)
     if sample is None:
-        return
+        return None
     columns = loaded.columns or tuple(str(c) for c in sample.columns)
     rows = sample[list(columns)].astype(object).where(sample.notna(), None).values.tolist()
+    data = model_input(columns, rows, loaded.signature)
     try:
-        out = loaded.predictor.predict(model_input(columns, rows, loaded.signature))
+        out = loaded.predictor.predict(data)
     except Exception as exc:  # the user's model raised: report it, keep the old version
         raise ConveyorError(
             f"{record.name} version {record.version} failed on its own reference rows: "
@@ -129,9 +141,4 @@ def _try_on_sample(ws: Workspace, record: ModelVersionRecord, loaded: LoadedVers
             name=record.name,
             version=record.version,
         )
-
-
-def _with_load_time(loaded: LoadedVersion, seconds: float) -> LoadedVersion:
-    from dataclasses import replace
-
-    return replace(loaded, load_seconds=seconds)
+    return data

@@ -58,6 +58,7 @@ def _describe(service: Service, name: str) -> dict[str, object]:
         "ref": served.ref,
         "version": None if current is None else current.version,
         "flavor": None if current is None else current.flavor,
+        "fast_path": current is not None and current.fast_path,
         "ready": current is not None,
         "problem": served.problem,
         "swaps": served.swaps,

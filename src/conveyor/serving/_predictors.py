@@ -11,6 +11,8 @@ from typing import Any
 
 import numpy as np
 
+from conveyor.serving._forest import ForestPath
+
 
 class CannotPredictProba(Exception):
     """The model gives no class probabilities."""
@@ -20,6 +22,7 @@ class CannotPredictProba(Exception):
 class Predictor:
     model: Any
     flavor: str
+    forest: ForestPath | None = None  # the compiled trees, once confirmed on the sample
 
     @property
     def classes(self) -> list[Any] | None:
@@ -31,6 +34,8 @@ class Predictor:
         return hasattr(self.model, "predict_proba")
 
     def predict(self, data: object) -> np.ndarray[Any, Any]:
+        if self.forest is not None:
+            return self.forest.predict(data)
         if self.flavor == "torch":
             return _torch_forward(self.model, data)
         # a plain callable registered with the python flavor has no predict method
@@ -42,6 +47,8 @@ class Predictor:
             raise CannotPredictProba(
                 f"this {type(self.model).__name__} model gives no class probabilities"
             )
+        if self.forest is not None:
+            return self.forest.predict_proba(data)
         return np.asarray(self.model.predict_proba(data))
 
 
