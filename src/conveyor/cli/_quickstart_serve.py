@@ -53,21 +53,18 @@ def serve_and_swap(
         )
 
         click.echo("   promoting the newest version while the clients keep sending:")
-        answers = _load(f"{url}/predict", records, _REQUESTS, during=promote_next)
+        answers = _until_swapped(f"{url}/predict", records, promote_next)
         versions = sorted({a[1] for a in answers if a[1] is not None})
         failed = sum(1 for a in answers if a[0] != 200)
         click.echo(
-            f"   {_REQUESTS} requests answered by versions {versions}: {failed} failed "
+            f"   {len(answers)} requests answered by versions {versions}: {failed} failed "
             "(the server loaded the new version, tried it on its reference rows, then swapped)"
         )
         server.should_exit = True
 
 
 def _load(
-    url: str,
-    records: Sequence[dict[str, Any]],
-    count: int,
-    during: Callable[[], object] | None = None,
+    url: str, records: Sequence[dict[str, Any]], count: int
 ) -> list[tuple[int, int | None, float]]:
     bodies = [json.dumps({"records": [records[i % len(records)]]}).encode() for i in range(count)]
 
@@ -79,10 +76,43 @@ def _load(
 
     with ThreadPoolExecutor(_CLIENTS) as pool:
         futures = [pool.submit(one, b) for b in bodies]
-        if during is not None:  # once a quarter are answered, so both versions answer some
-            _wait(lambda: sum(f.done() for f in futures) >= count // 4)
-            during()
         return [f.result() for f in futures]
+
+
+def _until_swapped(
+    url: str, records: Sequence[dict[str, Any]], promote: Callable[[], int]
+) -> list[tuple[int, int | None, float]]:
+    """Clients send requests until the promoted version has answered a hundred of them."""
+    answers: list[tuple[int, int | None, float]] = []
+    target: list[int] = []
+    lock = threading.Lock()
+
+    def swapped() -> bool:
+        with lock:
+            return bool(target) and sum(1 for a in answers if a[1] == target[0]) >= 100
+
+    def client(offset: int) -> None:
+        deadline = time.monotonic() + 120
+        i = offset
+        while not swapped() and time.monotonic() < deadline:
+            body = json.dumps({"records": [records[i % len(records)]]}).encode()
+            started = time.perf_counter()
+            status, answer = _post(url, body)
+            version = answer.get("version") if isinstance(answer, dict) else None
+            with lock:
+                answers.append((status, version, time.perf_counter() - started))
+            i += _CLIENTS
+
+    threads = [threading.Thread(target=client, args=(n,)) for n in range(_CLIENTS)]
+    for thread in threads:
+        thread.start()
+    _wait(lambda: len(answers) >= 100)
+    version = promote()
+    with lock:
+        target.append(version)
+    for thread in threads:
+        thread.join()
+    return answers
 
 
 def _mean_batch(metrics: str) -> float:
