@@ -203,10 +203,10 @@ def resolve(ref: str, *, settings: Settings | None = None) -> ModelVersionRecord
     """The version a reference points to now (an alias is read from the store every time)."""
     name, at = parse_ref(ref)
     store = Workspace.for_api(settings).metadata
-    return store.get_model_version(name, _number(name, at, store))
+    return store.get_model_version(name, version_number(name, at, store))
 
 
-def _number(name: str, at: str | int, store: MetadataStore) -> int | None:
+def version_number(name: str, at: str | int, store: MetadataStore) -> int | None:
     """The version number ``at`` stands for now; None for the newest."""
     if isinstance(at, int):
         return at
@@ -243,7 +243,7 @@ def load(ref: str, *, settings: Settings | None = None, cache: bool = True) -> o
     """
     ws = Workspace.for_api(settings)
     name, at = parse_ref(ref)
-    number = _number(name, at, ws.metadata)
+    number = version_number(name, at, ws.metadata)
     if number is not None:  # a known version in memory costs the alias look-up alone
         model = _loaded.get((ws.settings.db_url, ws.settings.artifacts, name, number))
         if model is not None:
@@ -281,7 +281,7 @@ def get(ref: str, *, settings: Settings | None = None) -> ModelVersion:
     """The version a reference points to, with its metrics, signature, lineage and aliases."""
     store = Workspace.for_api(settings).metadata
     name, at = parse_ref(ref)
-    record = store.get_model_version(name, _number(name, at, store))
+    record = store.get_model_version(name, version_number(name, at, store))
     return ModelVersion.from_record(record, store.aliases(name))
 
 

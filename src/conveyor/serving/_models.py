@@ -13,10 +13,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from conveyor.core._errors import ConveyorError, RegistryError
+from conveyor.core._errors import ConveyorError
 from conveyor.engine import Workspace
 from conveyor.registry import parse_ref
-from conveyor.registry._versions import LATEST, load_record, load_sample
+from conveyor.registry._versions import load_record, load_sample, version_number
 from conveyor.serving._forest import confirmed, forest_path
 from conveyor.serving._frames import model_input
 from conveyor.serving._predictors import Predictor
@@ -71,19 +71,8 @@ class ServedModel:
 
     def target(self, ws: Workspace) -> int:
         """The version the reference points to now, read from the store."""
-        if isinstance(self.at, int):
-            return self.at
-        if self.at == LATEST:
-            return ws.metadata.get_model_version(self.name).version
-        aliases = ws.metadata.aliases(self.name)
-        if self.at not in aliases:
-            known = ", ".join(f"{a} → {v}" for a, v in sorted(aliases.items())) or "none"
-            raise RegistryError(
-                f"model {self.name!r} has no alias {self.at!r}; its aliases: {known}",
-                name=self.name,
-                alias=self.at,
-            )
-        return aliases[self.at]
+        number = version_number(self.name, self.at, ws.metadata)
+        return number if number is not None else ws.metadata.get_model_version(self.name).version
 
 
 def load_version(ws: Workspace, name: str, version: int) -> LoadedVersion:
