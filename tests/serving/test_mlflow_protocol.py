@@ -167,7 +167,7 @@ def error_of(answer: Any, status: int, kind: str, field: str) -> dict[str, Any]:
             400,
             "InvalidRequest",
             "dataframe_split.dtype",
-            "'dtype'",
+            "'dataframe_split.dtype'",
         ),
         (
             {"dataframe_split": {"columns": ["a"]}},

@@ -33,7 +33,7 @@ from conveyor.serving._predlog import PredictionLog
 from conveyor.serving._predlog_arrow import feedback_table
 from conveyor.serving._predlog_files import FEEDBACK, UNKNOWN_MODEL
 from conveyor.serving._respond import json_response
-from conveyor.serving._rows import invalid
+from conveyor.serving._rows import invalid, only_fields
 from conveyor.serving._service import Service
 
 log = logging.getLogger("conveyor.serving")
@@ -117,13 +117,7 @@ def _item(item: object, at: str, served: Mapping[str, ServedModel]) -> Feedback:
     prefix = f"{at}." if at else ""
     if not isinstance(item, dict):
         raise invalid(at, f"{at} must be an object with request_id and label")
-    extra = sorted(set(item) - set(_FIELDS))
-    if extra:
-        raise invalid(
-            prefix + str(extra[0]),
-            f"unknown field(s) {', '.join(map(repr, extra))}; an item of feedback has "
-            "request_id, label and (optionally) model",
-        )
+    only_fields(item, _FIELDS, at)
     field = prefix + "request_id"
     if "request_id" not in item:
         raise invalid(field, f"{field} is missing: which prediction is this label for?")

@@ -22,7 +22,14 @@ from conveyor import __version__
 from conveyor.serving._body import json_object, read_body, read_json, request_id
 from conveyor.serving._errors import ClientError, error_response
 from conveyor.serving._respond import guarded, json_response
-from conveyor.serving._rows import Rows, column_names, from_records, from_table, invalid
+from conveyor.serving._rows import (
+    Rows,
+    column_names,
+    from_records,
+    from_table,
+    invalid,
+    only_fields,
+)
 from conveyor.serving._service import Service
 
 PROTOCOL = "mlflow"
@@ -98,13 +105,7 @@ def _split(value: object) -> Rows:
     field = "dataframe_split"
     if not isinstance(value, dict):
         raise invalid(field, f"'{field}' must be an object with 'data' and optionally 'columns'")
-    unknown = sorted(set(value) - _SPLIT_KEYS)
-    if unknown:
-        raise invalid(
-            f"{field}.{unknown[0]}",
-            f"{field} has unknown field(s) {', '.join(map(repr, unknown))}; expected "
-            f"{sorted(_SPLIT_KEYS)}",
-        )
+    only_fields(value, _SPLIT_KEYS, field)
     if "data" not in value:
         raise invalid(f"{field}.data", f"{field} needs 'data', a list of rows")
     columns = value.get("columns")

@@ -14,7 +14,7 @@ from starlette.responses import Response
 from conveyor.serving._body import json_object, read_json, request_id
 from conveyor.serving._errors import ClientError
 from conveyor.serving._respond import guarded, json_response
-from conveyor.serving._rows import Rows, from_records, from_table, invalid
+from conveyor.serving._rows import Rows, from_records, from_table, invalid, only_fields
 from conveyor.serving._service import Service
 
 PROTOCOL = "predict"
@@ -52,10 +52,10 @@ async def predict(request: Request, service: Service, start: float) -> Response:
 
 def parse(body: dict[str, object]) -> Rows:
     if "records" in body:
-        _only(body, {"records"})
+        only_fields(body, {"records"})
         return from_records(body["records"], "records")
     if "data" in body:
-        _only(body, {"columns", "data"})
+        only_fields(body, {"columns", "data"})
         return from_table(body.get("columns"), body["data"])
     raise invalid(
         "$",
@@ -63,15 +63,6 @@ def parse(body: dict[str, object]) -> Rows:
         '"columns" naming them)',
         keys=sorted(body),
     )
-
-
-def _only(body: dict[str, object], allowed: set[str]) -> None:
-    unknown = sorted(set(body) - allowed)
-    if unknown:
-        raise invalid(
-            unknown[0],
-            f"unknown field(s) {', '.join(map(repr, unknown))}; expected {sorted(allowed)}",
-        )
 
 
 def _flag(request: Request, name: str) -> bool:

@@ -37,7 +37,7 @@ from conveyor.serving._oip_tensors import (
     to_rows,
 )
 from conveyor.serving._respond import guarded, json_response
-from conveyor.serving._rows import invalid
+from conveyor.serving._rows import invalid, only_fields
 from conveyor.serving._service import Service
 
 PROTOCOL = "oip"
@@ -200,13 +200,7 @@ async def infer(request: Request, service: Service, start: float) -> Response:
 
 
 def parse(body: dict[str, object], binary: bytes | None) -> InferCall:
-    unknown = sorted(set(body) - _REQUEST_KEYS)
-    if unknown:
-        raise invalid(
-            unknown[0],
-            f"unknown field(s) {', '.join(map(repr, unknown))}; an inference request has "
-            f"{sorted(_REQUEST_KEYS)}",
-        )
+    only_fields(body, _REQUEST_KEYS)
     given_id = body.get("id")
     if given_id is not None and not isinstance(given_id, str):
         raise invalid("id", "'id' must be a string")
@@ -226,13 +220,7 @@ def _outputs(requested: object, binary_output: bool) -> dict[str, bool]:
         field = f"outputs[{i}]"
         if not isinstance(spec, dict):
             raise invalid(field, f"{field} must be an object with a 'name'")
-        unknown = sorted(set(spec) - _OUTPUT_KEYS)
-        if unknown:
-            raise invalid(
-                f"{field}.{unknown[0]}",
-                f"unknown field(s) {', '.join(f'{field}.{k}' for k in unknown)}; an output "
-                f"has {', '.join(sorted(_OUTPUT_KEYS))}",
-            )
+        only_fields(spec, _OUTPUT_KEYS, field)
         name = spec.get("name")
         if name not in (PREDICT, PROBA):
             raise invalid(

@@ -19,7 +19,7 @@ from typing import Any, Final
 import numpy as np
 
 from conveyor.serving._errors import ClientError
-from conveyor.serving._rows import Rows, invalid
+from conveyor.serving._rows import Rows, invalid, only_fields
 
 # Triton's wire format is little-endian whatever the host is
 NUMPY: Final[Mapping[str, str]] = {
@@ -85,13 +85,7 @@ def input_tensors(inputs: object, binary: bytes | None) -> list[Tensor]:
 def _tensor(spec: object, field: str, binary: bytes | None, at: int) -> tuple[Tensor, int]:
     if not isinstance(spec, dict):
         raise invalid(field, f"{field} must be an object with name, shape, datatype and data")
-    unknown = sorted(set(spec) - _TENSOR_KEYS)
-    if unknown:
-        raise invalid(
-            f"{field}.{unknown[0]}",
-            f"unknown field(s) {', '.join(f'{field}.{k}' for k in unknown)}; a tensor has "
-            f"{', '.join(sorted(_TENSOR_KEYS))}",
-        )
+    only_fields(spec, _TENSOR_KEYS, field)
     name = spec.get("name")
     if not isinstance(name, str) or not name:
         raise invalid(f"{field}.name", f"{field}.name must be a non-empty string")

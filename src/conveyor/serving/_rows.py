@@ -99,6 +99,19 @@ def column_names(columns: object, field: str) -> tuple[str, ...]:
     return tuple(columns)
 
 
+def only_fields(obj: Mapping[str, object], allowed: Iterable[str], where: str = "") -> None:
+    """A 400 naming every field of ``obj`` (found at ``where``; "" for the body) that is not
+    one of ``allowed``."""
+    known = set(allowed)
+    unknown = sorted(k for k in obj if k not in known)
+    if unknown:
+        prefix = f"{where}." if where else ""
+        names = ", ".join(repr(prefix + k) for k in unknown)
+        raise invalid(
+            prefix + unknown[0], f"unknown field(s) {names}; expected {', '.join(sorted(known))}"
+        )
+
+
 def invalid(field: str, message: str, **details: object) -> ClientError:
     return ClientError(400, "InvalidRequest", message, field=field, **details)
 
