@@ -20,7 +20,7 @@ from starlette.routing import Route
 
 from conveyor import __version__
 from conveyor.serving._body import json_object, read_body, read_json, request_id
-from conveyor.serving._errors import ClientError, error_response
+from conveyor.serving._errors import ClientError, client_error_response
 from conveyor.serving._respond import guarded, json_response
 from conveyor.serving._rows import (
     Rows,
@@ -64,13 +64,7 @@ async def ping(request: Request) -> Response:
     service: Service = request.app.state.service
     if service.ready:
         return Response("\n", media_type=JSON)
-    waiting = [name for name, served in service.models.items() if served.current is None]
-    return error_response(
-        503,
-        "NotReady",
-        f"not every model is loaded yet; waiting for {', '.join(waiting)}",
-        {"models": waiting},
-    )
+    return client_error_response(service.not_ready())
 
 
 async def version(request: Request) -> Response:

@@ -73,15 +73,7 @@ async def ready(request: Request) -> Response:
     service = _service(request)
     if service.ready:
         return Response(status_code=200)
-    waiting = [name for name, served in service.models.items() if served.current is None]
-    return oip_error_response(
-        ClientError(
-            503,
-            "NotReady",
-            f"not every model is loaded yet; waiting for {', '.join(waiting)}",
-            models=waiting,
-        )
-    )
+    return oip_error_response(service.not_ready())
 
 
 async def server_metadata(request: Request) -> Response:

@@ -93,6 +93,16 @@ class Service:
     def ready(self) -> bool:
         return all(m.current is not None for m in self.models.values())
 
+    def not_ready(self) -> ClientError:
+        """What a health check answers while a model is still loading."""
+        waiting = [name for name, served in self.models.items() if served.current is None]
+        return ClientError(
+            503,
+            "NotReady",
+            f"not every model is loaded yet; waiting for {', '.join(waiting)}",
+            models=waiting,
+        )
+
     # -- the request path -------------------------------------------------------------------
 
     def model(
