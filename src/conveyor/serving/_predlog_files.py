@@ -20,13 +20,13 @@ import os
 import re
 import threading
 from datetime import UTC, date, datetime
-from typing import Any, Final
+from typing import Final
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from conveyor.core._errors import ConveyorError
-from conveyor.store._artifacts import _DIRECT_WRITE, _local_path
+from conveyor.store import Folder
 
 PREDICTIONS: Final = "predictions"
 FEEDBACK: Final = "feedback"
@@ -75,97 +75,37 @@ class LogFolder:
         if not url:
             raise ConveyorError("the artifact store URL is empty; the log has nowhere to go")
         self.url = url
-        local = _local_path(url)
-        self._local = None if local is None else os.path.abspath(local)
-        self._fs: Any = None
-        self._root = ""
-        self._direct = False
-        if self._local is None:
-            import fsspec
-
-            self._fs, root = fsspec.core.url_to_fs(url)
-            protocols = self._fs.protocol
-            names = {protocols} if isinstance(protocols, str) else set(protocols)
-            self._direct = bool(names & _DIRECT_WRITE)
-            self._root = root.rstrip("/")
+        self._files = Folder(url)
 
     def __repr__(self) -> str:
         return f"LogFolder({self.url!r})"
 
     def write(self, kind: str, model: str, day: date, table: pa.Table) -> str:
         """Writes ``table`` as a new file of ``kind`` for ``model`` and ``day``; its path."""
-        data = parquet_bytes(table)
-        folder = self._join(kind, folder_name(model), f"date={day.isoformat()}")
-        name = file_name()
-        if self._local is not None:
-            return self._write_local(folder, name, data)
-        path = f"{folder}/{name}"
-        if self._direct:
-            self._fs.pipe_file(path, data)
-            return path
-        self._fs.makedirs(folder, exist_ok=True)
-        tmp = f"{folder}/.{name}.tmp"
-        self._fs.pipe_file(tmp, data)
-        self._fs.mv(tmp, path)
+        path = self._files.path(kind, folder_name(model), f"date={day.isoformat()}", file_name())
+        self._files.write(path, parquet_bytes(table))
         return path
 
     def days(self, kind: str, model: str) -> list[tuple[date, str]]:
         """The day partitions of ``model``'s files of ``kind``, oldest first, with their folder."""
-        base = self._join(kind, folder_name(model))
+        base = self._files.path(kind, folder_name(model))
         found = []
-        for name in self._list(base):
+        for name in self._files.names(base):
             match = _PARTITION.fullmatch(name)
             if match is not None:
                 with contextlib.suppress(ValueError):
-                    found.append((date.fromisoformat(match.group(1)), self._join_to(base, name)))
+                    found.append(
+                        (date.fromisoformat(match.group(1)), self._files.child(base, name))
+                    )
         return sorted(found)
 
     def files(self, folder: str) -> list[str]:
-        names = self._list(folder)
         return sorted(
-            self._join_to(folder, n)
-            for n in names
+            self._files.child(folder, n)
+            for n in self._files.names(folder)
             if n.endswith(".parquet") and not n.startswith((".", "_"))
         )
 
     def read(self, path: str) -> pa.Table:
-        if self._local is not None:
-            return pq.read_table(path)
-        with self._fs.open(path, "rb") as f:
+        with self._files.open(path) as f:
             return pq.read_table(f)
-
-    def _write_local(self, folder: str, name: str, data: bytes) -> str:
-        path = os.path.join(folder, name)
-        tmp = os.path.join(folder, f".{name}.tmp")
-        os.makedirs(folder, exist_ok=True)
-        try:
-            with open(tmp, "xb") as f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())  # the rename must not reach the disk before the bytes
-            os.replace(tmp, path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
-        return path
-
-    def _list(self, folder: str) -> list[str]:
-        if self._local is not None:
-            try:
-                return os.listdir(folder)
-            except (FileNotFoundError, NotADirectoryError):
-                return []
-        try:
-            listed = self._fs.ls(folder, detail=False)
-        except FileNotFoundError:
-            return []
-        return [str(p).rstrip("/").rsplit("/", 1)[-1] for p in listed]
-
-    def _join(self, *parts: str) -> str:
-        if self._local is not None:
-            return os.path.join(self._local, *parts)
-        return "/".join((self._root, *parts))
-
-    def _join_to(self, folder: str, name: str) -> str:
-        return os.path.join(folder, name) if self._local is not None else f"{folder}/{name}"

@@ -12,6 +12,7 @@ from conveyor.store._checks import alias_name as check_alias_name
 from conveyor.store._checks import dataset_name as check_dataset_name
 from conveyor.store._checks import model_name as check_model_name
 from conveyor.store._checks import tracking_key as check_tracking_key
+from conveyor.store._folders import Folder as Folder
 from conveyor.store._memory import MemoryArtifactStore as MemoryArtifactStore
 from conveyor.store._memory import MemoryMetadataStore as MemoryMetadataStore
 from conveyor.store._ports import ArtifactStore as ArtifactStore
@@ -67,6 +68,7 @@ __all__ = [
     "Condition",
     "DatasetVersionRecord",
     "FieldKind",
+    "Folder",
     "FsspecArtifactStore",
     "GateDecision",
     "LoggedArtifact",

@@ -15,13 +15,9 @@ from typing import Any
 from conveyor.core._errors import ArtifactCorrupted, ArtifactNotFound, StoreError
 from conveyor.core._hashing import content_address
 from conveyor.store import _checks
+from conveyor.store._folders import locate
 from conveyor.store._memory import MemoryArtifactStore
 from conveyor.store._ports import ArtifactStore
-
-# Object stores where a single write is already atomic and rename is a copy: write in place.
-_DIRECT_WRITE = frozenset(
-    {"s3", "s3a", "gs", "gcs", "az", "abfs", "abfss", "adl", "oss", "r2", "memory"}
-)
 
 
 def open_artifact_store(url: str) -> ArtifactStore:
@@ -49,22 +45,11 @@ class FsspecArtifactStore:
         if not url:
             raise StoreError("the artifact store URL is empty", url=url)
         self.url = url
-        local = _local_path(url)
-        self._local_root = None if local is None else os.path.abspath(local)
-        self._fs: Any = None
-        self._root = ""
-        self._direct = False
-        if self._local_root is None:
-            try:
-                import fsspec
-
-                self._fs, self._root = fsspec.core.url_to_fs(url)
-            except Exception as exc:  # unknown protocol, missing extra (s3fs), bad options
-                raise StoreError(f"cannot open artifact store {url!r}: {exc}", url=url) from exc
-            protocols = self._fs.protocol
-            names = {protocols} if isinstance(protocols, str) else set(protocols)
-            self._direct = bool(names & _DIRECT_WRITE)
-            self._root = self._root.rstrip("/")
+        at = locate(url)
+        self._local_root = at.local
+        self._fs: Any = at.fs
+        self._root = at.root
+        self._direct = at.direct
 
     def __repr__(self) -> str:
         return f"FsspecArtifactStore({self.url!r})"
@@ -155,12 +140,3 @@ class FsspecArtifactStore:
             address=address,
             url=self.url,
         )
-
-
-def _local_path(url: str) -> str | None:
-    """The folder of a local URL, or None for anything fsspec must handle."""
-    if url.startswith("file://"):
-        return url[len("file://") :] or "/"
-    if "://" in url or "::" in url:
-        return None
-    return url
