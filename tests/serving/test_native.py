@@ -164,3 +164,13 @@ def test_metrics_count_requests_batches_and_classes(client: TestClient) -> None:
     assert 'conveyor_model_load_seconds{model="bc",version="1"}' in text
     assert "conveyor_request_duration_seconds_bucket" in text
     assert "conveyor_queue_seconds_bucket" in text
+
+
+def test_a_forest_gives_its_own_labels_and_probabilities(
+    client: TestClient, registered: Registered
+) -> None:
+    rows = registered.bc_X[15:25]  # both classes
+    body = client.post("/predict?proba=true", json={"data": rows.tolist()}).json()
+    assert body["predictions"] == registered.bc_model.predict(rows).tolist()
+    assert body["probabilities"] == registered.bc_model.predict_proba(rows).tolist()
+    assert sorted(set(body["predictions"])) == [0, 1]

@@ -205,10 +205,12 @@ def _predict_group(group: list[_Job], started: float) -> list[Prediction | BaseE
     loaded = group[0].loaded
     rows = [row for job in group for row in job.rows.rows]
     data = model_input(group[0].rows.columns, rows, loaded.signature)
-    outputs = loaded.predictor.predict(data).tolist()
     probabilities = None
     if group[0].proba:
-        probabilities = loaded.predictor.predict_proba(data).tolist()
+        labels, proba = loaded.predictor.predict_with_proba(data)
+        outputs, probabilities = labels.tolist(), proba.tolist()
+    else:
+        outputs = loaded.predictor.predict(data).tolist()
     if len(outputs) != len(rows):
         raise ValueError(f"the model returned {len(outputs)} predictions for {len(rows)} rows")
     answers: list[Prediction | BaseException] = []

@@ -50,10 +50,13 @@ class ForestPath:
             )
         return features
 
+    def labels(self, proba: Array) -> Array:
+        """The predicted classes, from probabilities this path computed (as the forest does)."""
+        return np.asarray(self.model.classes_.take(np.argmax(proba, axis=1), axis=0))
+
     def predict(self, data: object) -> Array:
         if self.classifier:
-            proba = self.predict_proba(data)
-            return np.asarray(self.model.classes_.take(np.argmax(proba, axis=1), axis=0))
+            return self.labels(self.predict_proba(data))
         features = self._features(data)
         total: Array | None = None
         for tree in self.trees:

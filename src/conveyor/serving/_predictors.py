@@ -42,6 +42,13 @@ class Predictor:
         call = self.model.predict if hasattr(self.model, "predict") else self.model
         return np.asarray(call(data))
 
+    def predict_with_proba(self, data: object) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
+        """Predictions and class probabilities; a forest computes the probabilities once."""
+        if self.forest is not None and self.forest.classifier:
+            proba = self.forest.predict_proba(data)
+            return self.forest.labels(proba), proba
+        return self.predict(data), self.predict_proba(data)
+
     def predict_proba(self, data: object) -> np.ndarray[Any, Any]:
         if not self.has_proba:
             raise CannotPredictProba(
