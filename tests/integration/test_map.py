@@ -112,6 +112,38 @@ def test_a_mapped_step_gives_the_rows_of_the_plain_computation(
     }
 
 
+def test_the_mapped_dataset_is_profiled_by_merging_its_parts_profiles(
+    tmp_path: Path, settings: Settings
+) -> None:
+    from conveyor.engine._datasets import profile_of, resolve_ref
+
+    path = write_rows(tmp_path / "big.csv", range(1000))
+    result = run(doubled, settings, path=str(path), k=3, n=4)
+    (artifact_id,) = result.outputs.artifact_ids("double")
+    with Workspace.open(settings) as ws:
+        table = resolve_ref(artifact_id, ws)
+        stored = profile_of(table, ws)  # merged from the parts' records: no row is read
+    whole = cv.profile(output(result, "double"))
+    assert not stored.exact
+    assert stored.rows == whole.rows == 1000
+    for name in ("a", "b"):
+        got, exact = stored[name], whole[name]
+        assert (got.nulls, got.min, got.max) == (exact.nulls, exact.min, exact.max)
+        assert got.mean == pytest.approx(exact.mean) and got.std == pytest.approx(exact.std)
+
+
+def test_every_part_is_written_to_the_artifact_store_however_small(
+    folder: Path, settings: Settings
+) -> None:
+    result = run(doubled_folder, settings, path=str(folder))
+    with Workspace.open(settings) as ws:
+        parts = [r for r in ws.metadata.step_runs(result.id) if r.step.startswith("double[")]
+        records = ws.metadata.get_artifacts([link.artifact_id for r in parts for link in r.outputs])
+        assert len(records) == 3  # one part per file, a few bytes each
+        for record in records.values():
+            assert record.inline is None and ws.values.artifacts.exists(record.id)
+
+
 def kind_of(value: object) -> str:
     return f"{type(value).__module__.split('.')[0]}.{type(value).__name__}"
 

@@ -443,6 +443,27 @@ def test_stored_parts_need_their_store_to_load() -> None:
     assert [p.num_rows for p in back.partitions] == [3, 2]
 
 
+def test_a_stored_part_reads_the_same_rows_through_polars_as_through_arrow() -> None:
+    import datetime as dt
+
+    store = MemoryArtifactStore()
+    table = pa.table(
+        {
+            "n": pa.array([1, None, 3], pa.int64()),
+            "s": ["a", None, "c"],
+            "c": pa.array(["x", "y", "x"]).dictionary_encode(),
+            "day": [dt.date(2024, 1, 1), None, dt.date(2024, 3, 1)],
+            "xs": [[1.0], [], None],
+        }
+    )
+    (part,) = persist(cv.Dataset.from_table(table), store).partitions
+    assert isinstance(part, ArtifactPartition)
+    assert part.read_polars().equals(pl.from_arrow(part.read()))  # type: ignore[arg-type]
+    broken = ArtifactPartition(store, store.put(b"not parquet"), 1)
+    with pytest.raises(DataSourceError, match="as Parquet"):
+        broken.read_polars()
+
+
 def test_persist_keeps_file_partitions_and_stores_only_what_exists_now(tmp_path: Path) -> None:
     store = MemoryArtifactStore()
     files = cv.read_csv(write_csv(tmp_path / "a.csv", 4))

@@ -325,3 +325,105 @@ def test_rebinning_onto_the_same_bins_keeps_the_counts() -> None:
     assert rebinned(hist, (2.0, 6.0, 8.0)) == pytest.approx([1 + 2 + 3, 4 + 5])
     assert psi([10, 20, 30], [10, 20, 30]) == 0.0
     assert psi([10, 20, 30], [30, 20, 10]) > 0.5
+
+
+# -- merging the profiles of parts ---------------------------------------------------------
+
+
+def merge_test_frame(n: int = 200_000) -> pl.DataFrame:
+    rng = np.random.default_rng(3)
+    return pl.DataFrame(
+        {
+            "normal": rng.normal(3.0, 2.0, n),
+            "skewed": rng.lognormal(0.0, 1.5, n),
+            "ints": rng.integers(-40, 40, n),
+            "ids": np.arange(n, dtype=np.int64),  # sorted: each part holds its own range
+            "bimodal": np.concatenate([rng.normal(-5, 1, n // 2), rng.normal(5, 1, n - n // 2)]),
+            "city": rng.choice(["Oslo", "Rome", "Lima", "Pune"], n),
+            "day": [
+                dt.date(2024, 1, 1) + dt.timedelta(days=int(d)) for d in rng.integers(0, 400, n)
+            ],
+        }
+    ).with_columns(
+        pl.when(pl.int_range(pl.len()) % 97 == 0)
+        .then(None)
+        .otherwise(pl.col("normal"))
+        .alias("normal")
+    )
+
+
+def parts_of(frame: pl.DataFrame, count: int) -> list[Profile]:
+    size = -(-frame.height // count)
+    return [profile(frame.slice(i * size, size)) for i in range(count)]
+
+
+@pytest.mark.parametrize("order", ["as made", "sorted by bimodal"])
+def test_a_merged_profile_equals_the_whole_tables_within_its_stated_bounds(order: str) -> None:
+    from conveyor.data._profile_merge import merge_profiles
+
+    frame = merge_test_frame()
+    if order != "as made":
+        frame = frame.sort("bimodal")
+    merged = merge_profiles(parts_of(frame, 37))
+    whole = profile(frame)
+    assert merged is not None and not merged.exact
+    assert merged.rows == whole.rows and list(merged.columns) == list(whole.columns)
+    for name in ("normal", "skewed", "ints", "ids", "bimodal"):
+        m, w = merged[name], whole[name]
+        # exact: counts, nulls and ranges; the moments up to float rounding
+        assert (m.count, m.nulls, m.min, m.max) == (w.count, w.nulls, w.min, w.max), name
+        assert m.mean == pytest.approx(w.mean, rel=1e-12, abs=1e-12), name
+        assert m.std == pytest.approx(w.std, rel=1e-12), name
+        # estimated: each quantile lies between the exact ones 1 % of the rows either side
+        values = frame[name].drop_nulls().to_numpy()
+        for got, q in zip(quantiles_of(m), FRACTIONS, strict=True):
+            low, high = np.quantile(values, [max(q - 0.01, 0.0), min(q + 0.01, 1.0)])
+            assert low <= got <= high, (name, q)
+        # and each histogram count is within 0.5 % of the values of the exact one
+        assert m.histogram is not None and w.histogram is not None
+        assert (m.histogram.lo, m.histogram.hi) == (w.histogram.lo, w.histogram.hi)
+        assert m.histogram.total == w.histogram.total
+        for got_count, count in zip(m.histogram.counts, w.histogram.counts, strict=True):
+            assert abs(got_count - count) <= 0.005 * len(values), name
+    assert merged["city"] == whole["city"]  # every part listed every city: exact
+    assert (merged["day"].min, merged["day"].max) == (whole["day"].min, whole["day"].max)
+
+
+def test_top_values_merge_as_lower_bounds_when_a_part_left_some_out() -> None:
+    from conveyor.data._profile_merge import merge_profiles
+
+    parts = [
+        profile(pl.DataFrame({"s": ["a"] * 5 + ["b"] * 3 + ["c"]}), top=2),
+        profile(pl.DataFrame({"s": ["b"] * 4 + ["d"]}), top=2),
+    ]
+    merged = merge_profiles(parts, top=2)
+    assert merged is not None and not merged.exact
+    column = merged["s"]
+    assert column.top == (("b", 7), ("a", 5))
+    assert column.other == 14 - 12 and column.distinct == 3  # at least: "c" and "d" went unseen
+
+
+def test_merging_keeps_one_part_and_refuses_parts_that_differ() -> None:
+    from conveyor.data._profile_merge import merge_profiles
+
+    one = profile(pl.from_pandas(known_frame()))
+    assert merge_profiles([one]) is one
+    assert merge_profiles([]) is None
+    other_dtype = profile(
+        pl.DataFrame({"x": [1, 2], "n": [1, 2], "s": ["a", "b"], "flag": [True, False]})
+    )
+    assert merge_profiles([one, other_dtype]) is None  # x is float64 in one, int64 in the other
+    infinite = profile(pl.DataFrame({"x": [1.0, math.inf]}))
+    assert merge_profiles([infinite, infinite]) is None  # no finite range to merge over
+
+
+def test_a_merged_profile_says_so_in_its_dict_form() -> None:
+    from conveyor.data._profile_merge import merge_profiles
+
+    frame = pl.DataFrame({"x": [1.0, 2.0, 3.0, 4.0], "s": ["a", "b", "a", "c"]})
+    merged = merge_profiles(parts_of(frame, 2))
+    assert merged is not None
+    data = as_json(merged.to_dict())
+    assert data["exact"] is False
+    assert Profile.from_dict(data) == merged
+    assert "exact" not in profile(frame).to_dict()

@@ -10,6 +10,7 @@ range of a CSV dataset is parsed with the one schema inferred up front, so parti
 from __future__ import annotations
 
 import base64
+import functools
 import io
 import json
 import os
@@ -188,9 +189,8 @@ class FilePartition:
         options = dict(self.options)
         columns = options.pop("columns", None)  # chosen after parsing: ranges have no header
         if self.arrow_schema is not None:
-            schema = pl.from_arrow(schema_from_bytes(self.arrow_schema).empty_table()).schema  # type: ignore[union-attr]
             options.pop("schema_overrides", None)
-            options["schema"] = schema
+            options["schema"] = polars_schema(self.arrow_schema)
         frame = pl.read_csv(data, has_header=False, **options)
         return frame if columns is None else frame.select(columns)
 
@@ -280,6 +280,21 @@ def schema_from_bytes(data: bytes) -> pa.Schema:
     import pyarrow as pa
 
     return pa.ipc.read_schema(pa.py_buffer(data))
+
+
+@functools.lru_cache(maxsize=64)
+def polars_schema(data: bytes) -> pl.Schema:
+    """The polars schema of a serialized Arrow schema, worked out once per process: every
+    range of a CSV file is parsed with it. Through a batch of empty arrays, because
+    ``Schema.empty_table`` imports pandas (half a second in a new worker)."""
+    import polars as pl
+    import pyarrow as pa
+
+    schema = schema_from_bytes(data)
+    empty = pa.RecordBatch.from_arrays([pa.nulls(0, f.type) for f in schema], schema=schema)
+    frame = pl.from_arrow(empty)
+    assert isinstance(frame, pl.DataFrame)
+    return frame.schema
 
 
 def split_format(url: str) -> tuple[str | None, str | None]:

@@ -140,10 +140,15 @@ class Profile:
 
     Create one with ``profile(data)``; ``to_dict()`` / ``Profile.from_dict()`` give and read
     its compact JSON form, ``diff(other)`` what changed between two.
+
+    ``exact`` is False for a profile merged from the profiles of a dataset's parts
+    (``merge_profiles``, the output of ``cv.map``): its quantiles, histograms and top values
+    are then estimates, within the bounds ``merge_profiles`` states.
     """
 
     rows: int
     columns: Mapping[str, ColumnProfile]
+    exact: bool = True
 
     def __getitem__(self, name: str) -> ColumnProfile:
         return self.columns[name]
@@ -159,13 +164,17 @@ class Profile:
         """The profile as JSON-able data: ``{"version", "rows", "columns": {name: {...}}}``.
 
         Per column only the fields that are set appear; infinite and NaN floats are written as
-        the strings ``"inf"``, ``"-inf"`` and ``"nan"``, so the result is strict JSON.
+        the strings ``"inf"``, ``"-inf"`` and ``"nan"``, so the result is strict JSON. A merged
+        profile has ``"exact": false``.
         """
-        return {
+        data: dict[str, Any] = {
             "version": FORMAT_VERSION,
             "rows": self.rows,
             "columns": {name: _column_to_dict(column) for name, column in self.columns.items()},
         }
+        if not self.exact:
+            data["exact"] = False
+        return data
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Profile:
@@ -187,9 +196,10 @@ class Profile:
                 str(name): _column_from_dict(str(name), rows, column)
                 for name, column in data["columns"].items()
             }
+            exact = bool(data.get("exact", True))
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise ConveyorError(f"not a profile: {exc!r}", error=repr(exc)) from exc
-        return cls(rows=rows, columns=columns)
+        return cls(rows=rows, columns=columns, exact=exact)
 
 
 def kind_of_dtype(dtype: str) -> Kind:

@@ -49,11 +49,27 @@ def numeric_stats(
     return _binned(values, lo, hi, bins)
 
 
+def numeric_moments(values: npt.NDArray[Any]) -> tuple[float, float | None]:
+    """The mean and the sample standard deviation (ddof=1; None for a single value) of
+    ``values`` (no nulls or NaN, at least one value), accumulated in float64. Infinities give
+    NaN or infinity, as arithmetic does."""
+    import numpy as np
+
+    with np.errstate(invalid="ignore", over="ignore"):
+        mean = float(values.mean(dtype=np.float64))
+        if values.size < 2:
+            return mean, None
+        # Two passes over one scratch array, where numpy.std makes three and two arrays.
+        deviations = np.subtract(values, mean, dtype=np.float64)
+        np.square(deviations, out=deviations)
+        return mean, math.sqrt(float(deviations.sum()) / (values.size - 1))
+
+
 def _sorted(
     values: npt.NDArray[Any], lo: float, hi: float, bins: int
 ) -> tuple[Quantiles, Histogram | None]:
-    """Read off the sorted values: the quantiles by rank, the histogram by comparing each
-    value with the edges (infinities in the end bins, as in ``_binned``)."""
+    """Read off the sorted values: the quantiles by rank, the histogram by where each edge
+    falls among them (infinities in the end bins, as in ``_binned``)."""
     import numpy as np
 
     ordered = np.sort(values)
@@ -66,9 +82,10 @@ def _sorted(
         lo, hi = float(finite[0]), float(finite[-1])
     if lo == hi:
         lo, hi = lo - 0.5, hi + 0.5  # as numpy.histogram does
-    edges = np.array(bin_edges(lo, hi, bins))
-    bin_of = np.clip(np.searchsorted(edges, ordered, side="right") - 1, 0, bins - 1)
-    counts = np.bincount(bin_of, minlength=bins)
+    # Bin i holds edges[i] <= v < edges[i + 1], the last one hi as well: the values below
+    # each inner edge, by position in the sorted values.
+    below = np.searchsorted(ordered, np.array(bin_edges(lo, hi, bins)[1:-1]), side="left")
+    counts = np.diff(np.concatenate([[0], below, [ordered.size]]))
     return quantiles, Histogram(lo, hi, tuple(int(c) for c in counts))
 
 
@@ -130,16 +147,18 @@ def _binned(
     quantiles = _interpolated(picked[ranks - start[rank_bins] + start_in_picked[rank_bins]], n)
 
     counts = fine.reshape(bins, per_bin).sum(axis=1)
-    edges = bin_edges(lo, hi, bins)
     # A value within float rounding of an edge may sit in the fine bin on the wrong side of
     # it: count the two fine bins around each edge exactly, by comparing with the edge.
-    for j in range(1, bins):
-        below, above = j * per_bin - 1, j * per_bin
-        first = start_in_picked[below]
-        segment = picked[first : first + fine[below] + fine[above]]
-        moved = int(np.searchsorted(segment, edges[j], side="left")) - int(fine[below])
-        counts[j - 1] += moved
-        counts[j] -= moved
+    # ``picked`` is sorted and holds both, so where an edge falls in it, kept within the two,
+    # says how many of them lie below the edge.
+    below = np.arange(1, bins) * per_bin - 1
+    first = start_in_picked[below]
+    inner_edges = np.array(bin_edges(lo, hi, bins)[1:-1])
+    end = first + fine[below] + fine[below + 1]
+    at = np.clip(np.searchsorted(picked, inner_edges, side="left"), first, end)
+    moved = at - first - fine[below]
+    counts[:-1] += moved
+    counts[1:] -= moved
     return quantiles, Histogram(lo, hi, tuple(int(c) for c in counts))
 
 

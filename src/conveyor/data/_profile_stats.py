@@ -1,10 +1,10 @@
 """``profile(data)``: the statistics of a table, computed in as few passes as possible.
 
-One polars ``select`` gives every null count, min, max, mean and std and the value counts of
-every string, categorical and boolean column. Then each numeric column's values go to numpy
-once, for its exact quantiles and histogram (``_profile_numeric.py``); the columns are spread
-over threads, as numpy releases the GIL. Nothing here is stored or printed; the records are
-defined in ``_profile.py``.
+Each numeric column goes to numpy once, as it is (no copy unless it has nulls), for every
+statistic it gets: range, moments, exact quantiles and histogram (``_profile_numeric.py``);
+the columns are spread over threads, as numpy releases the GIL. One polars ``select`` gives
+the null counts, ranges and value counts of the string, categorical, boolean and temporal
+columns. Nothing here is stored or printed; the records are defined in ``_profile.py``.
 """
 
 from __future__ import annotations
@@ -16,14 +16,12 @@ from typing import TYPE_CHECKING, Any, Final
 from conveyor.core._errors import ConveyorError
 from conveyor.data._profile import (
     ColumnProfile,
-    Histogram,
     Kind,
     Profile,
-    Quantiles,
     Scalar,
     kind_of_dtype,
 )
-from conveyor.data._profile_numeric import numeric_stats
+from conveyor.data._profile_numeric import numeric_moments, numeric_stats
 from conveyor.data._schema_dtypes import dtype_name
 from conveyor.data._tables import to_polars
 
@@ -69,26 +67,20 @@ def profile(data: object, *, bins: int = BINS, top: int = TOP) -> Profile:
     names = frame.columns
     dtypes = [dtype_name(dtype) or "other" for dtype in frame.dtypes]
     kinds = [kind_of_dtype(dtype) for dtype in dtypes]
-    frame = _prepared(frame, dtypes, kinds)
     scalars, counts = _first_pass(frame, kinds)
-    numeric = [
-        i
-        for i, kind in enumerate(kinds)
-        if kind == "numeric" and scalars[f"{i}:nulls"] < frame.height
-    ]
-    numbers = _numeric_pass(frame, numeric, scalars, bins)
+    numbers = _numeric_pass(frame, [i for i, kind in enumerate(kinds) if kind == "numeric"], bins)
     columns: dict[str, ColumnProfile] = {}
     for i, (name, dtype, kind) in enumerate(zip(names, dtypes, kinds, strict=True)):
-        nulls = int(scalars[f"{i}:nulls"])
         fields: dict[str, Any] = {}
-        if kind in {"numeric", "temporal"}:
+        if kind == "numeric":
+            nulls, fields = numbers[i]
+        elif kind in {"temporal", "categorical"}:
+            nulls = int(scalars[f"{i}:nulls"])
+        else:
+            nulls = frame.to_series(i).null_count()
+        if kind == "temporal":
             fields["min"] = _scalar(scalars[f"{i}:min"])
             fields["max"] = _scalar(scalars[f"{i}:max"])
-        if kind == "numeric":
-            fields["mean"] = _float(scalars[f"{i}:mean"])
-            fields["std"] = _float(scalars[f"{i}:std"])
-            if i in numbers:
-                fields["quantiles"], fields["histogram"] = numbers[i]
         if kind == "categorical":
             fields.update(_top_values(counts[i], frame.height - nulls, top))
         columns[name] = ColumnProfile(
@@ -97,39 +89,24 @@ def profile(data: object, *, bins: int = BINS, top: int = TOP) -> Profile:
     return Profile(rows=frame.height, columns=columns)
 
 
-def _prepared(frame: pl.DataFrame, dtypes: list[str], kinds: list[Kind]) -> pl.DataFrame:
-    """NaN made null (a NaN is a missing value here, as in pandas), other numbers that numpy
-    cannot take as they are (decimal, 128-bit integers) as float64."""
-    import polars as pl
-
-    exprs = []
-    for name, dtype, kind in zip(frame.columns, dtypes, kinds, strict=True):
-        if kind != "numeric":
-            continue
-        if dtype in {"float32", "float64"}:
-            exprs.append(pl.col(name).fill_nan(None))
-        elif dtype not in _NUMPY_NATIVE:
-            exprs.append(pl.col(name).cast(pl.Float64))
-    return frame.with_columns(exprs) if exprs else frame
-
-
 def _first_pass(
     frame: pl.DataFrame, kinds: list[Kind]
 ) -> tuple[dict[str, Any], dict[int, pl.DataFrame]]:
-    """One ``select`` for all columns: the scalar statistics by ``"<index>:<stat>"``, and the
-    value counts (value, count; the null row included) of each categorical column by index."""
+    """One ``select`` for the temporal and categorical columns: their null counts and ranges
+    by ``"<index>:<stat>"``, and the value counts (value, count; the null row included) of each
+    categorical column by index."""
     import polars as pl
 
     scalar_exprs: list[pl.Expr] = []
     count_exprs: list[pl.Expr] = []
     for i, (name, kind) in enumerate(zip(frame.columns, kinds, strict=True)):
+        if kind not in {"temporal", "categorical"}:
+            continue
         col = pl.col(name)
         scalar_exprs.append(col.null_count().alias(f"{i}:nulls"))
-        if kind in {"numeric", "temporal"}:
+        if kind == "temporal":
             scalar_exprs += [col.min().alias(f"{i}:min"), col.max().alias(f"{i}:max")]
-        if kind == "numeric":
-            scalar_exprs += [col.mean().alias(f"{i}:mean"), col.std().alias(f"{i}:std")]
-        if kind == "categorical":
+        else:
             count_exprs.append(col.value_counts(name="count").implode().alias(f"{i}:counts"))
     if not scalar_exprs:
         return {}, {}
@@ -176,13 +153,12 @@ def _short(value: str) -> str:
 
 
 def _numeric_pass(
-    frame: pl.DataFrame, columns: list[int], scalars: dict[str, Any], bins: int
-) -> dict[int, tuple[Quantiles, Histogram | None]]:
-    def one(i: int) -> tuple[int, tuple[Quantiles, Histogram | None]]:
-        series = frame.to_series(i)
-        values = series.drop_nulls() if scalars[f"{i}:nulls"] else series
-        low, high = scalars[f"{i}:min"], scalars[f"{i}:max"]
-        return i, numeric_stats(values.to_numpy(), low, high, bins)
+    frame: pl.DataFrame, columns: list[int], bins: int
+) -> dict[int, tuple[int, dict[str, Any]]]:
+    """Per numeric column by index: its null count (NaN included) and its statistics."""
+
+    def one(i: int) -> tuple[int, tuple[int, dict[str, Any]]]:
+        return i, _numeric_column(frame.to_series(i), bins)
 
     values = frame.height * len(columns)
     threads = min(_MAX_THREADS, os.cpu_count() or 1, len(columns), values // _VALUES_PER_THREAD)
@@ -190,6 +166,31 @@ def _numeric_pass(
         return dict(map(one, columns))
     with ThreadPoolExecutor(threads) as pool:
         return dict(pool.map(one, columns))
+
+
+def _numeric_column(series: pl.Series, bins: int) -> tuple[int, dict[str, Any]]:
+    """The null count of a numeric column, NaN counted as null (a missing value here, as in
+    pandas), and its range, mean, std, quantiles and histogram: all from one numpy array,
+    which is the column's own buffer when it has no nulls."""
+    import numpy as np
+    import polars as pl
+
+    if dtype_name(series.dtype) not in _NUMPY_NATIVE:  # decimal, 128-bit integers
+        series = series.cast(pl.Float64)
+    nulls = series.null_count()
+    values = (series.drop_nulls() if nulls else series).to_numpy()
+    if values.dtype.kind == "f":
+        nan = np.isnan(values)
+        missing = int(np.count_nonzero(nan))
+        if missing:
+            values, nulls = values[~nan], nulls + missing
+    if not values.size:
+        return nulls, {"min": None, "max": None, "mean": None, "std": None}
+    low, high = values.min().item(), values.max().item()
+    mean, std = numeric_moments(values)
+    quantiles, histogram = numeric_stats(values, low, high, bins)
+    stats = {"min": low, "max": high, "mean": mean, "std": std}
+    return nulls, {**stats, "quantiles": quantiles, "histogram": histogram}
 
 
 def _scalar(value: object) -> Scalar | None:
@@ -200,7 +201,3 @@ def _scalar(value: object) -> Scalar | None:
         return value
     isoformat = getattr(value, "isoformat", None)  # date, time, datetime
     return str(isoformat() if isoformat is not None else value)
-
-
-def _float(value: float | None) -> float | None:
-    return None if value is None else float(value)

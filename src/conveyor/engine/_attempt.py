@@ -58,6 +58,9 @@ class Task:
     artifacts_url: str  # where a worker in another process writes outputs
     inline_limit: int
     keep_values: bool  # in-process workers hand values back to avoid reloading them
+    # outputs go to the artifact store however small, to be read back by address alone (the
+    # parts of a map) without a copy by the runner
+    as_files: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,7 +101,7 @@ def execute(task: Task, values: ValueStore | None = None) -> Outcome:
                 tracked = tracker.finish()  # what was logged before an error counts too
             del args, kwargs  # let the inputs go before the outputs are written
             parts = _split_outputs(task, result)
-            records = tuple(store.save(part) for part in parts)
+            records = tuple(store.save(part, as_file=task.as_files) for part in parts)
         except BaseException as exc:  # a step's error, whatever it is, fails only that step
             if isinstance(exc, KeyboardInterrupt | SystemExit) and task.keep_values:
                 raise

@@ -32,10 +32,14 @@ class Cache:
         self._by_key: dict[str, StepRunRecord] = {}
         self._last_by_step: dict[str, StepRunRecord] = {}
         self._artifacts: dict[str, ArtifactRecord] = {}
+        self.first_run = False
         self._read_ahead()
 
     def _read_ahead(self) -> None:
         recent = self._metadata.list_runs(pipeline=self._pipeline, limit=RECENT_RUNS)
+        # No earlier run: no step of this pipeline has run before, so a miss needs no query
+        # for what changed since the last time.
+        self.first_run = not recent
         for run in reversed(recent):  # oldest first, so newer step runs win
             for step_run in self._metadata.step_runs(run.id):
                 if step_run.cache_key is None:
@@ -52,9 +56,9 @@ class Cache:
         ``step`` must execute: what changed since it last ran."""
         step_run = self._by_key.get(key) or self._metadata.find_cached(key)
         if step_run is None:
-            previous = self._last_by_step.get(step) or self._metadata.last_step_run(
-                self._pipeline, step
-            )
+            previous = self._last_by_step.get(step)
+            if previous is None and not self.first_run:
+                previous = self._metadata.last_step_run(self._pipeline, step)
             return _keys.explain_miss(parts, previous.key_parts if previous else None)
         return self._verified(step_run) or "cached outputs are missing from the artifact store"
 

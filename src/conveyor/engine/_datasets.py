@@ -226,7 +226,10 @@ def resolve_ref(ref: str, workspace: Workspace) -> TableRef:
 
 
 def profile_of(table: TableRef, workspace: Workspace) -> Profile:
-    """The table's profile: the one stored with it if any, else computed by loading it.
+    """The table's profile: the one stored with it if any; for a dataset of stored parts (the
+    output of ``cv.map``), the merge of the profiles stored with its parts, which reads no
+    row (``merge_profiles``: exact counts, ranges and moments, estimated quantiles); else
+    computed by loading it.
 
     Raises:
         ConveyorError: the artifact is not a table (a model, a dict …).
@@ -246,12 +249,40 @@ def profile_of(table: TableRef, workspace: Workspace) -> Profile:
             type_name=artifact.type_name,
         )
     value = workspace.values.load(artifact)
+    if isinstance(value, Dataset):
+        merged = _merged_from_parts(value, workspace)
+        if merged is not None:
+            return merged
     if artifact.type_name.endswith(".Series"):
         value = value.to_frame()  # type: ignore[attr-defined]
     return _profile(value)
 
 
 # -- internals ---------------------------------------------------------------------------------
+
+
+def _merged_from_parts(dataset: Dataset, workspace: Workspace) -> Profile | None:
+    """The merge of the profiles stored with the dataset's parts; None unless every part is
+    a stored table with a profile and the parts' columns agree."""
+    from conveyor.data._profile import Profile
+    from conveyor.data._profile_merge import merge_profiles
+
+    parts = dataset.partitions
+    if not parts or not all(isinstance(p, ArtifactPartition) for p in parts):
+        return None
+    addresses = [p.address for p in parts]  # type: ignore[attr-defined]
+    records = workspace.metadata.get_artifacts(addresses)
+    profiles: list[Profile] = []
+    for address in addresses:
+        record = records.get(address)
+        stored = None if record is None else record.meta.get("profile")
+        if not isinstance(stored, Mapping):
+            return None
+        try:
+            profiles.append(Profile.from_dict(stored))
+        except ConveyorError:
+            return None
+    return merge_profiles(profiles)
 
 
 @contextlib.contextmanager

@@ -186,6 +186,8 @@ class Runner:
         ready = [name for name in order if not self._missing[name]]
         status = "failed"
         try:
+            if self._maps_will_run(selected):
+                self._start_partition_workers()
             self._loop(ready)
             failed = any(r.status == "failed" for r in self._results.values())
             status = "failed" if failed else "succeeded"
@@ -470,6 +472,23 @@ class Runner:
             return self._values[record.id]
         return self._ws.values.load(record)
 
+    def _maps_will_run(self, graph: Graph) -> bool:
+        """Whether a mapped step will all but certainly execute: the pipeline has never run
+        here (a partition's key could still be found in another pipeline's runs, rarely), or
+        its cache is off. Otherwise only its first partition that misses the cache tells."""
+        mapped = [node for node in graph.nodes.values() if node.map_over is not None]
+        if not mapped:
+            return False
+        return self._no_cache or self._cache.first_run or any(not n.spec.cache for n in mapped)
+
+    def _start_partition_workers(self) -> None:
+        """Start the partition workers now rather than on their first partition: starting a
+        worker process (an interpreter importing the table libraries) takes about a second,
+        which then overlaps the steps before the map and its planning."""
+        start = getattr(self._partitions(), "start", None)
+        if start is not None:
+            start()
+
     def _partitions(self) -> Executor:
         if self._partition_executor is None:
             if self._executor.in_process and self._ws.settings.artifacts != "memory://":
@@ -506,6 +525,7 @@ class Runner:
             artifacts_url=self._ws.settings.artifacts,
             inline_limit=self._ws.settings.inline_limit,
             keep_values=False,  # parts stay in the artifact store: memory holds one at a time
+            as_files=True,  # written by the worker, in parallel, not copied there by the runner
         )
 
     def _partition_done(self, pending: _Pending, outcome: Outcome, ready: list[str]) -> None:

@@ -24,10 +24,10 @@ class ValueStore:
         self.artifacts = artifacts
         self.inline_limit = inline_limit
 
-    def save(self, value: object) -> ArtifactRecord:
+    def save(self, value: object, *, as_file: bool = False) -> ArtifactRecord:
         if type(value) is Dataset:
             value = persist(value, self.artifacts)  # rows that exist only now become parts
-        return self.save_materialized(materialize(value))
+        return self.save_materialized(materialize(value), as_file=as_file)
 
     def save_materialized(self, item: Materialized, *, as_file: bool = False) -> ArtifactRecord:
         """``as_file`` writes a file even for a small value: for values read back by address

@@ -1,0 +1,103 @@
+"""The worker processes behind ``cv.map`` and ``executor="processes"``: the threads a worker's
+libraries get, a worker's way out, and what reading a partition imports."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+import conveyor as cv
+from conveyor.core._settings import Settings
+from conveyor.engine.executors._local import THREAD_VARIABLES
+from conveyor.testing import settings_for
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return settings_for(tmp_path / "home")
+
+
+@cv.step
+def thread_settings(part: pl.DataFrame) -> pl.DataFrame:
+    return pl.DataFrame({name: [os.environ.get(name, "")] for name in THREAD_VARIABLES})
+
+
+@cv.step
+def leave_a_note(part: pl.DataFrame, folder: str) -> pl.DataFrame:
+    import atexit
+
+    def note() -> None:
+        Path(folder, f"{os.getpid()}.exited").write_text("bye")
+
+    atexit.register(note)
+    return part
+
+
+@cv.pipeline
+def threads_of_workers(path: str) -> None:
+    cv.map(thread_settings, cv.read_csv(path))
+
+
+@cv.pipeline
+def notes(path: str, folder: str) -> None:
+    cv.map(leave_a_note, cv.read_csv(path), folder=folder)
+
+
+def write_rows(path: Path) -> Path:
+    path.write_text("a\n" + "".join(f"{i}\n" for i in range(10)))
+    return path
+
+
+def test_each_worker_gets_its_share_of_the_cores_for_its_libraries(
+    tmp_path: Path, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in THREAD_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("MKL_NUM_THREADS", "3")  # set by the user: left alone
+    result = threads_of_workers.run(
+        settings=settings, workers=1, path=str(write_rows(tmp_path / "a.csv"))
+    )
+    assert result.status == "succeeded", result.failed_steps
+    seen = result.outputs["thread_settings"].to_polars().row(0, named=True)
+    cores = str(os.cpu_count() or 1)  # one worker: every core is its share
+    assert seen == {
+        "POLARS_MAX_THREADS": cores,
+        "OMP_NUM_THREADS": cores,
+        "OPENBLAS_NUM_THREADS": cores,
+        "MKL_NUM_THREADS": "3",
+    }
+    assert [name for name in THREAD_VARIABLES if name in os.environ] == ["MKL_NUM_THREADS"]
+
+
+def test_a_worker_runs_its_exit_handlers_before_it_ends(tmp_path: Path, settings: Settings) -> None:
+    folder = tmp_path / "notes"
+    folder.mkdir()
+    result = notes.run(
+        settings=settings, path=str(write_rows(tmp_path / "a.csv")), folder=str(folder)
+    )
+    assert result.status == "succeeded", result.failed_steps
+    deadline = time.monotonic() + 30
+    while multiprocessing.active_children() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert [p.read_text() for p in folder.iterdir()] == ["bye"]
+
+
+def test_reading_a_csv_range_does_not_import_pandas(tmp_path: Path) -> None:
+    path = write_rows(tmp_path / "a.csv")
+    code = (
+        "import sys, conveyor as cv\n"
+        f"part = cv.read_csv({str(path)!r}).split(2).partitions[1]\n"
+        "assert part.read_polars().height > 0\n"
+        "print('pandas' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
