@@ -101,3 +101,37 @@ def test_reading_a_csv_range_does_not_import_pandas(tmp_path: Path) -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def _wait_ended(processes: list[multiprocessing.Process]) -> list[int | None]:
+    deadline = time.monotonic() + 60
+    for process in processes:
+        process.join(max(0.0, deadline - time.monotonic()))
+    return [process.exitcode for process in processes]
+
+
+def test_workers_started_for_work_that_never_comes_are_stopped_not_waited_for() -> None:
+    import signal
+
+    from conveyor.engine.executors import ProcessExecutor
+
+    executor = ProcessExecutor(2)
+    executor.start()
+    started = list(executor._context.started)
+    executor.shutdown()  # e.g. every partition of the map was cached
+    assert len(started) == 2
+    assert _wait_ended(started) == [-signal.SIGTERM, -signal.SIGTERM]
+
+
+def test_a_cached_rerun_of_a_map_ends_with_no_worker_left(
+    tmp_path: Path, settings: Settings
+) -> None:
+    folder = tmp_path / "notes"
+    folder.mkdir()
+    path = str(write_rows(tmp_path / "a.csv"))
+    first = notes.run(settings=settings, path=path, folder=str(folder))
+    assert first.status == "succeeded", first.failed_steps
+    again = notes.run(settings=settings, path=path, folder=str(folder))
+    assert again.status == "succeeded", again.failed_steps
+    assert [s.status for s in again.steps if s.name.startswith("leave_a_note")] == ["cached"]
+    assert all(code is not None for code in _wait_ended(multiprocessing.active_children()))

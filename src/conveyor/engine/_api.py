@@ -10,7 +10,7 @@ from conveyor.core import Graph, Settings, load_settings
 from conveyor.engine._result import Run
 from conveyor.engine._runner import Runner
 from conveyor.engine._workspace import Workspace
-from conveyor.engine.executors import create_executor
+from conveyor.engine.executors import ProcessExecutor, create_executor
 
 
 def run_pipeline(
@@ -28,14 +28,39 @@ def run_pipeline(
     """Run ``graph`` on the stores ``settings`` name (default: environment, conveyor.toml)."""
     settings = settings or load_settings(os.environ, Path.cwd())
     chosen = create_executor(executor, workers or settings.workers)
-    with Workspace.open(settings) as workspace:
-        runner = Runner(
-            workspace,
-            chosen,
-            hooks=hooks,
-            no_cache=no_cache,
-            # cv.map runs partitions in worker processes unless an executor was chosen
-            partition_executor=None if executor is None else chosen,
-            partition_workers=workers,
-        )
-        return runner.run(graph, params, targets=targets, source=source)
+    # cv.map runs partitions in worker processes unless an executor was chosen
+    partitions = (
+        chosen if executor is not None else _early_workers(graph, targets, settings, workers)
+    )
+    try:
+        with Workspace.open(settings) as workspace:
+            runner = Runner(
+                workspace,
+                chosen,
+                hooks=hooks,
+                no_cache=no_cache,
+                partition_executor=partitions,
+                partition_workers=workers,
+            )
+            return runner.run(graph, params, targets=targets, source=source)
+    finally:
+        if partitions is not None and partitions is not chosen:
+            partitions.shutdown()  # the runner has; not if the workspace did not open
+
+
+def _early_workers(
+    graph: Graph, targets: Sequence[str] | None, settings: Settings, workers: int | None
+) -> ProcessExecutor | None:
+    """The worker processes of the pipeline's ``cv.map`` steps, started before the stores
+    open: a worker takes most of a second to import the table libraries, which then overlaps
+    opening the stores and the steps before the map. None when there is no map to run, or
+    when artifacts live in this process' memory (workers could not see them). Workers left
+    without work (every partition cached) are stopped at once by their shutdown."""
+    selected = graph.select(targets) if targets else graph
+    if settings.artifacts == "memory://":
+        return None
+    if not any(node.map_over is not None for node in selected.nodes.values()):
+        return None
+    early = ProcessExecutor(workers or settings.workers)
+    early.start()
+    return early

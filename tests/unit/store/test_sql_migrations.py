@@ -54,16 +54,70 @@ def test_every_revision_file_is_in_one_line_of_history() -> None:
     assert revisions[-1].down_revision is None
 
 
-def test_a_fresh_database_gets_the_schema_through_alembic(db_url: str, engine: sa.Engine) -> None:
-    open_metadata_store(db_url).close()
+def _schema(engine: sa.Engine) -> dict[str, object]:
+    """Everything the inspector sees of each table, comparable between two databases."""
+    inspector = sa.inspect(engine)
+
+    def named(items: list[dict[str, object]]) -> list[str]:
+        return sorted(repr(sorted((k, repr(v)) for k, v in item.items())) for item in items)
+
+    schema: dict[str, object] = {}
+    for table in sorted(inspector.get_table_names()):
+        columns = [
+            {k: (str(v) if k == "type" else v) for k, v in column.items()}
+            for column in inspector.get_columns(table)
+        ]
+        schema[table] = {
+            "columns": named(columns),  # type: ignore[arg-type]
+            "primary key": inspector.get_pk_constraint(table)["constrained_columns"],
+            "foreign keys": named(inspector.get_foreign_keys(table)),  # type: ignore[arg-type]
+            "indexes": named(inspector.get_indexes(table)),  # type: ignore[arg-type]
+            "unique": named(inspector.get_unique_constraints(table)),  # type: ignore[arg-type]
+        }
+    return schema
+
+
+def test_the_migrations_build_exactly_what_the_tables_describe(
+    db_url: str, engine: sa.Engine
+) -> None:
+    if db_url.startswith("sqlite:///"):
+        Path(db_url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    _migrate_to(db_url, "head")
+    assert _revision(engine) == HEAD_REVISION
+    with engine.connect() as connection:
+        differences = compare_metadata(MigrationContext.configure(connection), metadata)
+    assert differences == []
+
+
+def test_a_fresh_database_is_created_at_head_as_the_migrations_would_build_it(
+    db_url: str, engine: sa.Engine
+) -> None:
+    open_metadata_store(db_url).close()  # an empty database: created from _tables, stamped
     assert _revision(engine) == HEAD_REVISION
     tables = set(sa.inspect(engine).get_table_names())
     assert {"runs", "step_runs", "artifacts", "step_run_artifacts", "alembic_version"} <= tables
     assert {"params", "metrics", "latest_metrics", "tags", "logged_artifacts"} <= tables
     assert {"model_versions", "model_aliases", "alias_moves", "gate_decisions"} <= tables
+    created = _schema(engine)
+    # the same database rebuilt by replaying every migration
+    with engine.begin() as connection:
+        reflected = sa.MetaData()
+        reflected.reflect(connection)
+        reflected.drop_all(connection)
+    _migrate_to(db_url, "head")
+    assert _schema(engine) == created
+
+
+def test_a_database_holding_part_of_the_schema_is_upgraded_not_recreated(
+    db_url: str, engine: sa.Engine
+) -> None:
+    if db_url.startswith("sqlite:///"):
+        Path(db_url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    _migrate_to(db_url, "0001")
+    open_metadata_store(db_url).close()
+    assert _revision(engine) == HEAD_REVISION
     with engine.connect() as connection:
-        differences = compare_metadata(MigrationContext.configure(connection), metadata)
-    assert differences == []  # the migrations build exactly what _tables describes
+        assert compare_metadata(MigrationContext.configure(connection), metadata) == []
 
 
 def test_opening_again_is_a_no_op(db_url: str, engine: sa.Engine) -> None:

@@ -16,6 +16,7 @@ import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from multiprocessing.context import SpawnContext, SpawnProcess
+from typing import Any
 
 from conveyor.engine._attempt import Outcome, Task, execute
 from conveyor.engine._values import ValueStore
@@ -119,9 +120,19 @@ class _WorkerProcess(SpawnProcess):
 
 
 class _WorkerContext(SpawnContext):
-    # spawn: a clean interpreter per worker; forking a process with live threads and open
-    # database connections is unsafe
-    Process = _WorkerProcess
+    """spawn: a clean interpreter per worker; forking a process with live threads and open
+    database connections is unsafe. Keeps the workers it starts, so that a pool that was
+    never given work can be stopped without waiting for their start-up."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.started: list[_WorkerProcess] = []
+
+    # The pool calls ``context.Process(...)``: a method here, where spawn's context has a class.
+    def Process(self, *args: Any, **kwargs: Any) -> _WorkerProcess:  # type: ignore[override]
+        process = _WorkerProcess(*args, **kwargs)
+        self.started.append(process)
+        return process
 
 
 class ProcessExecutor:
@@ -140,9 +151,11 @@ class ProcessExecutor:
 
     def __init__(self, workers: int | None = None) -> None:
         self.workers = workers or (os.cpu_count() or 1)
-        self._pool = ProcessPoolExecutor(self.workers, mp_context=_WorkerContext())
+        self._context = _WorkerContext()
+        self._pool = ProcessPoolExecutor(self.workers, mp_context=self._context)
         self._threads = max(1, (os.cpu_count() or 1) // self.workers)
         self._started = False
+        self._used = False  # an attempt was submitted, not only warm-ups
         # Pickling a step function defined in a script copies its code and globals (ms each):
         # done once per function object, which is kept so that its id is not reused.
         self._pickled: dict[int, tuple[Callable[..., object], bytes]] = {}
@@ -168,11 +181,18 @@ class ProcessExecutor:
         if known is None or known[0] is not task.fn:
             known = self._pickled[id(task.fn)] = (task.fn, cloudpickle.dumps(task.fn))
         payload = cloudpickle.dumps(dataclasses.replace(task, fn=_unset))
+        self._used = True
         with _threads_per_worker(self._threads):  # it may start a worker
             return self._pool.submit(_execute_pickled, known[1], payload)
 
     def shutdown(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
+        if not self._used:
+            # Started ahead of work that never came (every partition was cached): the workers
+            # are still importing, and the interpreter's exit would wait for them.
+            for process in self._context.started:
+                with contextlib.suppress(Exception):
+                    process.terminate()
 
 
 def _unset() -> None:

@@ -50,6 +50,18 @@ def parse_url(url: str) -> URL:
     return parsed
 
 
+# The backends whose dialect gives an INSERT with ON CONFLICT clauses, which the stores use.
+DIALECTS = ("sqlite", "postgresql")
+
+
+def dialect_insert(dialect: str) -> Any:
+    """The ``insert`` of ``sqlalchemy.dialects.<dialect>``, imported on first use: importing
+    the PostgreSQL dialect costs a tenth of a second that a SQLite store does not need."""
+    import importlib
+
+    return importlib.import_module(f"sqlalchemy.dialects.{dialect}").insert
+
+
 def safe_url(url: URL) -> str:
     return url.render_as_string(hide_password=True)
 

@@ -2,7 +2,8 @@
 
 Every open reads ``alembic_version`` with one plain query and compares it with HEAD_REVISION;
 only a database that is behind pays for importing Alembic and upgrading, under a lock held
-across processes. The schema itself lives in ``migrations/versions``; nothing else here.
+across processes, and an empty one is created at head from ``_tables`` directly. The schema's
+history lives in ``migrations/versions``.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy import inspect, text
+from sqlalchemy import Column, MetaData, PrimaryKeyConstraint, String, Table, inspect, text
 from sqlalchemy.engine import URL, Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -61,6 +62,41 @@ def alembic_config() -> Config:
 
 
 def _upgrade(engine: Engine, url: URL) -> None:
+    # One transaction, which on SQLite also holds the write lock from its first statement:
+    # a second process waits, then finds the schema at head and does nothing.
+    with write_transaction(engine) as connection:
+        found = _stored_revision(connection)
+        if found is None and not _holds_conveyor_tables(connection):
+            _create_at_head(connection)
+            return
+    _upgrade_with_alembic(engine, url)
+
+
+def _create_at_head(connection: Connection) -> None:
+    """An empty database gets the head schema in one go, stamped with HEAD_REVISION: what
+    replaying every migration builds (a test compares the two), without importing Alembic or
+    replaying history; most stores are opened for the first time by a short command."""
+    from conveyor.store.sql._tables import metadata
+
+    metadata.create_all(connection, checkfirst=False)
+    version_table = Table(
+        "alembic_version",
+        MetaData(),
+        Column("version_num", String(32), nullable=False),
+        PrimaryKeyConstraint("version_num", name="alembic_version_pkc"),
+    )
+    version_table.create(connection)
+    connection.execute(version_table.insert().values(version_num=HEAD_REVISION))
+
+
+def _holds_conveyor_tables(connection: Connection) -> bool:
+    from conveyor.store.sql._tables import metadata
+
+    present = set(inspect(connection).get_table_names())
+    return any(name in present for name in metadata.tables)
+
+
+def _upgrade_with_alembic(engine: Engine, url: URL) -> None:
     from alembic import command
     from alembic.script import ScriptDirectory
     from alembic.util import CommandError
@@ -68,8 +104,6 @@ def _upgrade(engine: Engine, url: URL) -> None:
     config = alembic_config()
     known = {script.revision for script in ScriptDirectory.from_config(config).walk_revisions()}
     try:
-        # One transaction, which on SQLite also holds the write lock from its first statement:
-        # a second process waits, then finds the schema at head and does nothing.
         with write_transaction(engine) as connection:
             found = _stored_revision(connection)
             if found is not None and found not in known:

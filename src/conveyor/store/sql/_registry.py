@@ -13,7 +13,6 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import BindParameter, Connection, Engine, bindparam, delete, func, insert, select
-from sqlalchemy.dialects import postgresql, sqlite
 
 from conveyor.store import _checks
 from conveyor.store._tracking_records import (
@@ -23,7 +22,7 @@ from conveyor.store._tracking_records import (
     ModelVersionRecord,
 )
 from conveyor.store.sql import _rows
-from conveyor.store.sql._engine import write_transaction
+from conveyor.store.sql._engine import dialect_insert, write_transaction
 from conveyor.store.sql._numbering import MAX_VERSION, NumberedQueries, Run, insert_numbered
 from conveyor.store.sql._tables import (
     alias_moves,
@@ -33,7 +32,6 @@ from conveyor.store.sql._tables import (
     model_versions,
 )
 
-_UPSERT = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
 _versions = model_versions.c
 _aliases = model_aliases.c
 _moves = alias_moves.c
@@ -65,7 +63,7 @@ class SqlRegistry:
         self._holder = select(_aliases.version).where(
             _aliases.name == _NAME, _aliases.alias == bindparam("alias")
         )
-        upsert: Any = _UPSERT[engine.dialect.name]
+        upsert: Any = dialect_insert(engine.dialect.name)
         point = upsert(model_aliases)
         self._point_alias = point.on_conflict_do_update(
             index_elements=["name", "alias"],

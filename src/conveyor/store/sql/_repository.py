@@ -27,7 +27,6 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from conveyor.core._errors import ArtifactNotFound, RunNotFound, StoreError
@@ -55,7 +54,9 @@ from conveyor.store._tracking_records import (
 from conveyor.store.sql import _rows
 from conveyor.store.sql._datasets import SqlDatasetVersions
 from conveyor.store.sql._engine import (
+    DIALECTS,
     create_engine,
+    dialect_insert,
     is_sqlite_memory,
     parse_url,
     read_engine,
@@ -83,7 +84,6 @@ _LINK_ORDER = [
 ]
 _PREFIX_CANDIDATES = _checks.AMBIGUOUS_SHOWN + 1  # enough to tell that there are more
 # The dialects conveyor supports, with their INSERT … ON CONFLICT DO NOTHING.
-_INSERT_IF_ABSENT = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
 
 
 _IN_CHUNK = 500  # ids per IN (...) list: well under every backend's parameter limit
@@ -107,8 +107,8 @@ class SqlMetadataStore:
             if engine.dialect.name == "sqlite" and is_sqlite_memory(engine.url)
             else contextlib.nullcontext()
         )
-        dialect_insert: Any = _INSERT_IF_ABSENT[engine.dialect.name]
-        self._insert_artifacts = dialect_insert(artifacts).on_conflict_do_nothing(
+        insert_for_dialect: Any = dialect_insert(engine.dialect.name)
+        self._insert_artifacts = insert_for_dialect(artifacts).on_conflict_do_nothing(
             index_elements=["id"]
         )
         # The pipeline name is copied from the run inside the INSERT (one statement, no read);
@@ -182,7 +182,7 @@ class SqlMetadataStore:
         """
         parsed = parse_url(url)
         shown = safe_url(parsed)
-        if parsed.get_backend_name() not in _INSERT_IF_ABSENT:
+        if parsed.get_backend_name() not in DIALECTS:
             raise StoreError(
                 f"conveyor keeps metadata in SQLite or PostgreSQL; {shown} is neither",
                 url=shown,

@@ -16,7 +16,6 @@ from datetime import UTC, datetime
 from typing import Any, cast
 
 from sqlalchemy import Connection, Engine, String, Table, and_, bindparam, or_, select, type_coerce
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 
 from conveyor.core._errors import RunNotFound
@@ -31,7 +30,7 @@ from conveyor.store._tracking_records import (
     TrackingBatch,
 )
 from conveyor.store.sql import _rows
-from conveyor.store.sql._engine import write_transaction
+from conveyor.store.sql._engine import dialect_insert, write_transaction
 from conveyor.store.sql._search import bytewise, search_statement
 from conveyor.store.sql._tables import (
     artifacts,
@@ -45,7 +44,6 @@ from conveyor.store.sql._tables import (
 
 Run = Callable[[Callable[[], Any], str], Any]  # SqlMetadataStore._run: serialise, retry, translate
 
-_UPSERT = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
 _METRIC_COLUMNS = ("run_id", "key", "value", "step", "timestamp", "step_name")
 _IN_CHUNK = 500  # ids per IN (...) list, as in _repository
 _latest = latest_metrics.c
@@ -70,7 +68,7 @@ class SqlTracking:
         self._reader = reader
         self._run = run
         self._dialect = engine.dialect.name
-        upsert: Any = _UPSERT[self._dialect]
+        upsert: Any = dialect_insert(self._dialect)
         self._upsert_params = _replacing(upsert, params, ("run_id", "key"))
         self._upsert_tags = _replacing(upsert, tags, ("run_id", "key"))
         self._upsert_logged = _replacing(upsert, logged_artifacts, ("run_id", "name"))
