@@ -14,6 +14,7 @@ if _TYPE_CHECKING:
     from conveyor import datasets as datasets
     from conveyor import errors as errors
     from conveyor import models as models
+    from conveyor import monitoring as monitoring
     from conveyor import serving as serving
     from conveyor.authoring import Handle as Handle
     from conveyor.authoring import Pipeline as Pipeline
@@ -61,7 +62,7 @@ if _TYPE_CHECKING:
     from conveyor.tracking import set_tags as set_tags
     from conveyor.tracking import tune as tune
 
-__version__ = "0.1.0"
+from conveyor.core._version import __version__ as __version__
 
 _WHERE = {
     "Handle": "conveyor.authoring",
@@ -113,7 +114,7 @@ _WHERE = {
 
 
 def __getattr__(name: str) -> object:
-    if name in ("errors", "datasets", "models", "serving"):
+    if name in ("errors", "datasets", "models", "monitoring", "serving"):
         return _importlib.import_module(f"conveyor.{name}")
     try:
         module = _importlib.import_module(_WHERE[name])
@@ -164,6 +165,7 @@ __all__ = [
     "log_params",
     "map",
     "models",
+    "monitoring",
     "pipeline",
     "profile",
     "profile_diff",

@@ -18,6 +18,7 @@ from conveyor.data._materializers import load as load
 from conveyor.data._materializers import materialize as materialize
 from conveyor.data._materializers import register_materializer as register_materializer
 from conveyor.data._profile import ColumnProfile as ColumnProfile
+from conveyor.data._profile import Distribution as Distribution
 from conveyor.data._profile import Profile as Profile
 from conveyor.data._profile_diff import ProfileDiff as ProfileDiff
 from conveyor.data._profile_diff import profile_diff as profile_diff
@@ -37,6 +38,7 @@ __all__ = [
     "Column",
     "ColumnProfile",
     "Dataset",
+    "Distribution",
     "Materialized",
     "Materializer",
     "Profile",

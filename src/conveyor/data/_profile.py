@@ -82,6 +82,48 @@ class Histogram:
 
 
 @dataclass(frozen=True, slots=True)
+class Distribution:
+    """A column's whole distribution, kept in a reference profile for drift measurement.
+
+    Numbers: ``points`` are the column's quantiles at 0, 1/K, …, 1 (K = 1000, fewer for
+    fewer values; linearly interpolated) and ``at_or_below[i]`` the exact count of values at
+    or below ``points[i]``: the empirical CDF at a thousand places, which is what KS, PSI and
+    Jensen–Shannon need of the reference. Categories (strings, booleans): ``counts`` of every
+    value, most frequent first (at most 10,000; the rest is ``other``). Nulls are left out of
+    both.
+    """
+
+    points: tuple[float, ...] = ()
+    at_or_below: tuple[int, ...] = ()
+    counts: tuple[tuple[str, int], ...] = ()
+    other: int = 0
+
+    @property
+    def total(self) -> int:
+        """The non-null values described."""
+        if self.at_or_below:
+            return self.at_or_below[-1]
+        return sum(c for _, c in self.counts) + self.other
+
+    def to_dict(self) -> dict[str, object]:
+        if self.points:
+            return {
+                "points": [_encode_float(p) for p in self.points],
+                "at_or_below": list(self.at_or_below),
+            }
+        return {"counts": [[v, c] for v, c in self.counts], "other": self.other}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Distribution:
+        return cls(
+            points=tuple(_decode_float(p) for p in data.get("points", ())),
+            at_or_below=tuple(int(c) for c in data.get("at_or_below", ())),
+            counts=tuple((str(v), int(c)) for v, c in data.get("counts", ())),
+            other=int(data.get("other", 0)),
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class ColumnProfile:
     """Statistics of one column. Which fields are set depends on the ``kind`` of its dtype.
 
@@ -104,6 +146,8 @@ class ColumnProfile:
             order; booleans as ``"true"`` / ``"false"``, values longer than 100 characters cut
             to 99 and ``…``.
         other: Non-null values that are not among ``top``: 0 when ``top`` lists every value.
+        distribution: The whole distribution (``Distribution``), in profiles computed with
+            ``distributions=True``: the reference a model version keeps for drift.
     """
 
     name: str
@@ -119,6 +163,7 @@ class ColumnProfile:
     distinct: int | None = None
     top: tuple[tuple[str, int], ...] = ()
     other: int | None = None
+    distribution: Distribution | None = None
 
     @property
     def null_fraction(self) -> float:
@@ -244,6 +289,8 @@ def _column_to_dict(column: ColumnProfile) -> dict[str, object]:
         out["distinct"] = column.distinct
         out["top"] = [[value, count] for value, count in column.top]
         out["other"] = column.other
+    if column.distribution is not None:
+        out["distribution"] = column.distribution.to_dict()
     return out
 
 
@@ -271,6 +318,9 @@ def _column_from_dict(name: str, rows: int, data: Mapping[str, Any]) -> ColumnPr
         distinct=None if data.get("distinct") is None else int(data["distinct"]),
         top=tuple((str(value), int(count)) for value, count in data.get("top", ())),
         other=None if data.get("other") is None else int(data["other"]),
+        distribution=None
+        if data.get("distribution") is None
+        else Distribution.from_dict(data["distribution"]),
     )
 
 

@@ -21,6 +21,7 @@ from conveyor.data._profile import (
     Scalar,
     kind_of_dtype,
 )
+from conveyor.data._profile_distribution import categorical_distribution, numeric_distribution
 from conveyor.data._profile_numeric import numeric_moments, numeric_stats
 from conveyor.data._schema_dtypes import dtype_name
 from conveyor.data._tables import to_polars
@@ -42,7 +43,9 @@ _NUMPY_NATIVE: Final = frozenset(
 )
 
 
-def profile(data: object, *, bins: int = BINS, top: int = TOP) -> Profile:
+def profile(
+    data: object, *, bins: int = BINS, top: int = TOP, distributions: bool = False
+) -> Profile:
     """Per-column statistics of ``data``: nulls, ranges, moments, quantiles, histograms and the
     most frequent values.
 
@@ -52,6 +55,9 @@ def profile(data: object, *, bins: int = BINS, top: int = TOP) -> Profile:
         bins: Bins of each numeric column's histogram.
         top: How many of the most frequent values of each string, categorical and boolean
             column are kept.
+        distributions: Also keep each numeric and categorical column's whole distribution
+            (``ColumnProfile.distribution``): what drift is measured against. About 25 KB per
+            column, so only reference profiles (a model version's) carry it.
 
     Returns:
         The profile; see ``ColumnProfile`` for what each kind of column gets.
@@ -68,7 +74,8 @@ def profile(data: object, *, bins: int = BINS, top: int = TOP) -> Profile:
     dtypes = [dtype_name(dtype) or "other" for dtype in frame.dtypes]
     kinds = [kind_of_dtype(dtype) for dtype in dtypes]
     scalars, counts = _first_pass(frame, kinds)
-    numbers = _numeric_pass(frame, [i for i, kind in enumerate(kinds) if kind == "numeric"], bins)
+    numeric = [i for i, kind in enumerate(kinds) if kind == "numeric"]
+    numbers = _numeric_pass(frame, numeric, bins, distributions)
     columns: dict[str, ColumnProfile] = {}
     for i, (name, dtype, kind) in enumerate(zip(names, dtypes, kinds, strict=True)):
         fields: dict[str, Any] = {}
@@ -83,6 +90,8 @@ def profile(data: object, *, bins: int = BINS, top: int = TOP) -> Profile:
             fields["max"] = _scalar(scalars[f"{i}:max"])
         if kind == "categorical":
             fields.update(_top_values(counts[i], frame.height - nulls, top))
+            if distributions:
+                fields["distribution"] = categorical_distribution(counts[i])
         columns[name] = ColumnProfile(
             name=name, dtype=dtype, count=frame.height, nulls=nulls, **fields
         )
@@ -153,12 +162,12 @@ def _short(value: str) -> str:
 
 
 def _numeric_pass(
-    frame: pl.DataFrame, columns: list[int], bins: int
+    frame: pl.DataFrame, columns: list[int], bins: int, distributions: bool
 ) -> dict[int, tuple[int, dict[str, Any]]]:
     """Per numeric column by index: its null count (NaN included) and its statistics."""
 
     def one(i: int) -> tuple[int, tuple[int, dict[str, Any]]]:
-        return i, _numeric_column(frame.to_series(i), bins)
+        return i, _numeric_column(frame.to_series(i), bins, distributions)
 
     values = frame.height * len(columns)
     threads = min(_MAX_THREADS, os.cpu_count() or 1, len(columns), values // _VALUES_PER_THREAD)
@@ -168,7 +177,9 @@ def _numeric_pass(
         return dict(pool.map(one, columns))
 
 
-def _numeric_column(series: pl.Series, bins: int) -> tuple[int, dict[str, Any]]:
+def _numeric_column(
+    series: pl.Series, bins: int, distributions: bool = False
+) -> tuple[int, dict[str, Any]]:
     """The null count of a numeric column, NaN counted as null (a missing value here, as in
     pandas), and its range, mean, std, quantiles and histogram: all from one numpy array,
     which is the column's own buffer when it has no nulls."""
@@ -190,6 +201,8 @@ def _numeric_column(series: pl.Series, bins: int) -> tuple[int, dict[str, Any]]:
     mean, std = numeric_moments(values)
     quantiles, histogram = numeric_stats(values, low, high, bins)
     stats = {"min": low, "max": high, "mean": mean, "std": std}
+    if distributions:
+        stats["distribution"] = numeric_distribution(values)
     return nulls, {**stats, "quantiles": quantiles, "histogram": histogram}
 
 

@@ -339,7 +339,9 @@ def _profile_artifact(ws: Workspace, reference: object | None) -> ArtifactRecord
         return None
     from conveyor.data import profile
 
-    text = json.dumps(profile(reference).to_dict(), sort_keys=True, default=str)
+    # with whole distributions: the reference that drift in production is measured against
+    data = profile(reference, distributions=True).to_dict()
+    text = json.dumps(data, sort_keys=True, default=str)
     return _stored(ws, Materialized(text.encode(), "json", "dict", None, {"kind": "profile"}))
 
 

@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from conveyor import __version__
+from conveyor.core._version import __version__
 from conveyor.serving._body import json_object, read_body, read_json, request_id
 from conveyor.serving._errors import ClientError, client_error_response
 from conveyor.serving._respond import guarded, json_response
