@@ -12,10 +12,10 @@ import polars as pl
 import pytest
 from starlette.testclient import TestClient
 
+from conveyor.data._predlog_files import LogFolder
+from conveyor.data._predlog_read import read_feedback, read_predictions
 from conveyor.serving import create_app
 from conveyor.serving._feedback import MAX_ITEMS
-from conveyor.serving._predlog_files import LogFolder
-from conveyor.serving._predlog_read import read_feedback, read_predictions
 from tests.serving.conftest import Registered, wait_loaded
 
 

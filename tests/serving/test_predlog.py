@@ -18,11 +18,11 @@ import pyarrow.parquet as pq
 import pytest
 from starlette.testclient import TestClient
 
+from conveyor.data._predlog_read import read_predictions
 from conveyor.serving import _predlog as predlog_module
 from conveyor.serving import create_app
 from conveyor.serving._metrics import ServingMetrics
 from conveyor.serving._predlog import LoggedPrediction, PredictionLog
-from conveyor.serving._predlog_read import read_predictions
 from conveyor.serving._rows import ABSENT
 from tests.serving._servers import running, wait_until
 from tests.serving.conftest import Registered, wait_loaded

@@ -26,12 +26,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from conveyor.data._predlog_files import FEEDBACK, UNKNOWN_MODEL
 from conveyor.serving._body import json_object, read_json
 from conveyor.serving._errors import ClientError, client_error_response, error_response
 from conveyor.serving._models import ServedModel
 from conveyor.serving._predlog import PredictionLog
 from conveyor.serving._predlog_arrow import feedback_table
-from conveyor.serving._predlog_files import FEEDBACK, UNKNOWN_MODEL
 from conveyor.serving._respond import json_response
 from conveyor.serving._rows import invalid, only_fields
 from conveyor.serving._service import Service

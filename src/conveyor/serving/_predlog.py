@@ -25,9 +25,9 @@ from typing import Any, Final
 
 from prometheus_client import Counter
 
+from conveyor.data._predlog_files import PREDICTIONS, LogFolder
 from conveyor.serving._metrics import ServingMetrics
 from conveyor.serving._predlog_arrow import KnownTypes, group, prediction_table
-from conveyor.serving._predlog_files import PREDICTIONS, LogFolder
 
 log = logging.getLogger("conveyor.serving")
 

@@ -23,19 +23,18 @@ import json
 import math
 from collections.abc import Iterable, MutableMapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, Final
 
 import orjson
 import pyarrow as pa
 
+from conveyor.data._predlog_files import FIXED, PREDICTION, utc
 from conveyor.serving._rows import ABSENT
 
 if TYPE_CHECKING:
     from conveyor.serving._predlog import LoggedPrediction
 
-FIXED: Final = ("request_id", "row", "model", "version", "protocol", "received_at", "latency_ms")
-PREDICTION: Final = "prediction"
 FEATURES_KEY: Final = b"conveyor.features"
 TIMESTAMP: Final = pa.timestamp("us", tz="UTC")
 _RESERVED: Final = frozenset((*FIXED, PREDICTION, "date"))
@@ -58,11 +57,6 @@ class Group:
     @property
     def rows(self) -> int:
         return sum(len(e.rows) for e in self.entries)
-
-
-def utc(moment: datetime) -> datetime:
-    """``moment`` in UTC; a naive datetime is taken to be UTC already."""
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def group(entries: Iterable[LoggedPrediction]) -> list[Group]:

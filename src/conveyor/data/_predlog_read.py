@@ -1,4 +1,4 @@
-"""Reading the prediction log and the feedback back as polars DataFrames, for monitoring.
+"""Reading the serving prediction log and feedback back as polars DataFrames, for monitoring.
 
 Files written at different times may differ: a new version may take other features, and a
 column may be typed differently in two files (whole numbers in one, floats in another).
@@ -14,8 +14,7 @@ from typing import Final
 
 import polars as pl
 
-from conveyor.serving._predlog_arrow import FIXED, PREDICTION, utc
-from conveyor.serving._predlog_files import FEEDBACK, PREDICTIONS, LogFolder
+from conveyor.data._predlog_files import FEEDBACK, FIXED, PREDICTION, PREDICTIONS, LogFolder, utc
 
 _Schema = dict[str, pl.DataType | type[pl.DataType]]
 _PREDICTION_SCHEMA: Final[_Schema] = {

@@ -28,6 +28,9 @@ import pyarrow.parquet as pq
 from conveyor.core._errors import ConveyorError
 from conveyor.store import Folder
 
+# The columns every prediction row has before its features, and the one after them.
+FIXED: Final = ("request_id", "row", "model", "version", "protocol", "received_at", "latency_ms")
+PREDICTION: Final = "prediction"
 PREDICTIONS: Final = "predictions"
 FEEDBACK: Final = "feedback"
 UNKNOWN_MODEL: Final = "_unknown"  # feedback for a request this process cannot attribute
@@ -109,3 +112,8 @@ class LogFolder:
     def read(self, path: str) -> pa.Table:
         with self._files.open(path) as f:
             return pq.read_table(f)
+
+
+def utc(moment: datetime) -> datetime:
+    """``moment`` in UTC; a naive datetime is taken to be UTC already."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)

@@ -1,0 +1,245 @@
+"""A window of production traffic from the serving prediction log, and the model's live
+performance on it once ``/feedback`` labels have arrived.
+
+``window`` is a duration (``"30m"``, ``"1h"``, ``"7d"`` or a ``timedelta``: the requests
+received since then) or a row count (the latest N rows). The log is read straight from the
+artifact store (``conveyor.data.read_predictions``); serving and monitoring share nothing else.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Final
+
+from conveyor.core import Settings, load_settings
+from conveyor.core._errors import ConveyorError
+from conveyor.data._predlog_files import FIXED, PREDICTION
+from conveyor.data._predlog_read import read_feedback, read_predictions
+
+if TYPE_CHECKING:
+    import polars as pl
+
+Window = str | timedelta | int
+_UNITS: Final = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+_DURATION: Final = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*")
+
+
+def parse_window(window: Window) -> timedelta | int:
+    """A duration or a row count from ``"1h"``, ``timedelta(hours=1)`` or ``1000``.
+
+    Raises:
+        ConveyorError: anything else, or a window that is not positive.
+    """
+    if isinstance(window, bool):
+        raise ConveyorError(f"a window is a duration or a row count, not {window!r}")
+    if isinstance(window, int):
+        if window < 1:
+            raise ConveyorError(f"a row-count window must be at least 1, got {window}")
+        return window
+    if isinstance(window, timedelta):
+        if window <= timedelta(0):
+            raise ConveyorError(f"a window must be a positive duration, got {window}")
+        return window
+    if isinstance(window, str):
+        match = _DURATION.fullmatch(window)
+        if match and float(match[1]) > 0:
+            return timedelta(seconds=float(match[1]) * _UNITS[match[2]])
+    raise ConveyorError(
+        f"window {window!r} is neither a duration (30m, 1h, 7d: s, m, h, d or w) nor a row count",
+        window=str(window),
+    )
+
+
+def window(
+    model: str,
+    window: Window = "1h",
+    *,
+    now: datetime | None = None,
+    settings: Settings | None = None,
+) -> pl.DataFrame:
+    """The requests ``model`` answered in ``window``, one row per predicted row, oldest first:
+    ``request_id``, ``row``, ``model``, ``version``, ``protocol``, ``received_at``,
+    ``latency_ms``, the input features, then ``prediction``.
+
+    Args:
+        model: The model's name; ``name@alias`` is accepted and means the name (a window
+            spans whatever versions answered in it; filter on ``version`` for one).
+        window: A duration (``"1h"``, ``timedelta``) back from ``now``, or the latest N rows.
+        now: The window's end (default: the current time, UTC).
+        settings: Where the artifact store is (default: the environment).
+    """
+    return _read_window(model, window, now, settings)
+
+
+def _read_window(
+    model: str, window: Window, now: datetime | None, settings: Settings | None
+) -> pl.DataFrame:
+    span = parse_window(window)
+    artifacts = _settings(settings).artifacts
+    name = model.partition("@")[0]
+    end = now or datetime.now(UTC)
+    if isinstance(span, timedelta):
+        return read_predictions(artifacts, name, since=end - span, until=end)
+    frame = read_predictions(artifacts, name, until=end)
+    return frame.tail(span)
+
+
+def features(frame: pl.DataFrame) -> pl.DataFrame:
+    """The input feature columns of a window (what drift is measured on)."""
+    return frame.select([c for c in frame.columns if c not in FIXED and c != PREDICTION])
+
+
+@dataclass(frozen=True, slots=True)
+class Performance:
+    """The model's metrics on the labelled part of a window.
+
+    Attributes:
+        task: ``"classification"`` or ``"regression"``.
+        metrics: classification: ``accuracy`` and ``f1`` (two classes: of the greater one,
+            e.g. 1 or "yes"; more: macro-averaged); regression: ``rmse`` and ``mae``. Empty
+            when no row has a label.
+        labelled: Rows with a label.
+        rows: Rows in the window.
+    """
+
+    task: str
+    metrics: dict[str, float]
+    labelled: int
+    rows: int
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "task": self.task,
+            "metrics": dict(self.metrics),
+            "labelled": self.labelled,
+            "rows": self.rows,
+        }
+
+
+def performance(
+    model: str,
+    window: Window = "1h",
+    *,
+    task: str | None = None,
+    now: datetime | None = None,
+    settings: Settings | None = None,
+) -> Performance:
+    """Live metrics of ``model`` over ``window`` (as ``window()`` takes it): its logged
+    predictions joined with the latest ``/feedback`` label of each request. A label of a
+    request of several rows is a JSON list with one label per row; a single label of such a
+    request is not used.
+
+    Args:
+        task: ``"classification"`` or ``"regression"``; default: classification when the
+            labels are text, booleans or whole numbers with few distinct values.
+    """
+    import polars as pl
+
+    frame = _read_window(model, window, now, settings)
+    artifacts = _settings(settings).artifacts
+    name = model.partition("@")[0]
+    labels = read_feedback(artifacts, name).unique("request_id", keep="last")
+    labelled = _labelled(frame, labels)
+    kind = task or _task(labelled)
+    if kind not in {"classification", "regression"}:
+        raise ConveyorError(f"task must be 'classification' or 'regression', got {kind!r}")
+    metrics: dict[str, float] = {}
+    if labelled.height:
+        truth = labelled.get_column("label_value")
+        predicted = labelled.get_column(PREDICTION)
+        if kind == "classification":
+            metrics = _classification(truth.cast(pl.String), predicted.cast(pl.String))
+        else:
+            metrics = _regression(truth.cast(pl.Float64), predicted.cast(pl.Float64))
+    return Performance(kind, metrics, labelled.height, frame.height)
+
+
+def _labelled(frame: pl.DataFrame, labels: pl.DataFrame) -> pl.DataFrame:
+    import polars as pl
+
+    if not frame.height or not labels.height:
+        return pl.DataFrame(schema={PREDICTION: pl.String, "label_value": pl.String})
+    rows = frame.group_by("request_id").agg(pl.len().alias("rows"))
+    joined = (
+        frame.select("request_id", "row", PREDICTION)
+        .join(rows, on="request_id")
+        .join(labels.select("request_id", "label"), on="request_id", how="inner")
+    )
+    values: list[object] = []
+    keep: list[bool] = []
+    for row, count, text in joined.select("row", "rows", "label").iter_rows():
+        value = json.loads(text)
+        if count == 1:
+            values.append(value)
+            keep.append(True)
+        elif isinstance(value, list) and len(value) == count:
+            values.append(value[row])
+            keep.append(True)
+        else:
+            values.append(None)
+            keep.append(False)
+    texts = [json.dumps(v) if not isinstance(v, str) else v for v in values]
+    return (
+        joined.with_columns(pl.Series("label_value", texts, dtype=pl.String))
+        .filter(pl.Series(keep, dtype=pl.Boolean))
+        .select(PREDICTION, "label_value")
+    )
+
+
+def _task(labelled: pl.DataFrame) -> str:
+    texts = labelled.get_column("label_value").to_list() if labelled.height else []
+    numbers: list[float] = []
+    for text in texts:
+        try:
+            value = json.loads(text)
+        except ValueError:
+            return "classification"  # plain text
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return "classification"
+        numbers.append(float(value))
+    if numbers and any(not float(v).is_integer() for v in numbers):
+        return "regression"
+    return "classification" if len(set(numbers)) <= 20 else "regression"
+
+
+def _classification(truth: pl.Series, predicted: pl.Series) -> dict[str, float]:
+    from sklearn.metrics import accuracy_score, f1_score
+
+    t = [_canonical(v) for v in truth.to_list()]
+    p = [_canonical(v) for v in predicted.to_list()]
+    classes = sorted(set(t) | set(p))
+    if len(classes) == 2:
+        f1 = f1_score(t, p, pos_label=classes[-1], average="binary", zero_division=0.0)
+    else:
+        f1 = f1_score(t, p, average="macro", zero_division=0.0)
+    return {"accuracy": float(accuracy_score(t, p)), "f1": float(f1)}
+
+
+def _canonical(value: object) -> str:
+    # "1", "1.0" and 1 are one class, as a JSON label and a logged prediction may differ
+    text = str(value)
+    try:
+        number = float(text)
+    except ValueError:
+        return text.lower() if text.lower() in {"true", "false"} else text
+    return str(int(number)) if number.is_integer() else text
+
+
+def _regression(truth: pl.Series, predicted: pl.Series) -> dict[str, float]:
+    from sklearn.metrics import mean_absolute_error, mean_squared_error
+
+    t, p = truth.to_numpy(), predicted.to_numpy()
+    return {
+        "rmse": math.sqrt(float(mean_squared_error(t, p))),
+        "mae": float(mean_absolute_error(t, p)),
+    }
+
+
+def _settings(settings: Settings | None) -> Settings:
+    return settings or load_settings(os.environ, Path.cwd())
