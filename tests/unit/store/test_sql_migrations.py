@@ -80,8 +80,7 @@ def _schema(engine: sa.Engine) -> dict[str, object]:
 def test_the_migrations_build_exactly_what_the_tables_describe(
     db_url: str, engine: sa.Engine
 ) -> None:
-    if db_url.startswith("sqlite:///"):
-        Path(db_url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    _folder_for(db_url)
     _migrate_to(db_url, "head")
     assert _revision(engine) == HEAD_REVISION
     with engine.connect() as connection:
@@ -111,8 +110,7 @@ def test_a_fresh_database_is_created_at_head_as_the_migrations_would_build_it(
 def test_a_database_holding_part_of_the_schema_is_upgraded_not_recreated(
     db_url: str, engine: sa.Engine
 ) -> None:
-    if db_url.startswith("sqlite:///"):
-        Path(db_url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    _folder_for(db_url)
     _migrate_to(db_url, "0001")
     open_metadata_store(db_url).close()
     assert _revision(engine) == HEAD_REVISION
@@ -220,6 +218,12 @@ def test_two_processes_open_a_fresh_store_and_write_at_once(db_url: str, tmp_pat
         store.close()
 
 
+def _folder_for(url: str) -> None:
+    """Alembic alone does not create a SQLite file's folder (the store does)."""
+    if url.startswith("sqlite:///"):
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+
+
 def _migrate_to(url: str, revision: str, *, down: bool = False) -> None:
     from alembic import command
 
@@ -240,8 +244,7 @@ def test_runs_from_before_tracking_keep_their_params_searchable(
 
     from conveyor.store import Condition, RunData, RunQuery, RunRecord, TrackingBatch
 
-    if db_url.startswith("sqlite:///"):
-        Path(db_url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    _folder_for(db_url)
     _migrate_to(db_url, "0002")
     with engine.begin() as connection:  # a run as conveyor wrote it at revision 0002
         connection.execute(
