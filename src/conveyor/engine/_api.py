@@ -10,7 +10,7 @@ from conveyor.core import Graph, Settings, load_settings
 from conveyor.engine._result import Run
 from conveyor.engine._runner import Runner
 from conveyor.engine._workspace import Workspace
-from conveyor.engine.executors import ProcessExecutor, create_executor
+from conveyor.engine.executors import Executor, create_executor, partition_executor
 
 
 def run_pipeline(
@@ -29,9 +29,11 @@ def run_pipeline(
     settings = settings or load_settings(os.environ, Path.cwd())
     chosen = create_executor(executor, workers or settings.workers)
     # cv.map runs partitions in worker processes unless an executor was chosen
-    partitions = (
-        chosen if executor is not None else _early_workers(graph, targets, settings, workers)
-    )
+    partitions = chosen if executor is not None else None
+    if _has_maps(graph, targets):
+        if partitions is None:
+            partitions = partition_executor(chosen, settings.artifacts, workers or settings.workers)
+        _start_early(partitions)
     try:
         with Workspace.open(settings) as workspace:
             runner = Runner(
@@ -48,19 +50,16 @@ def run_pipeline(
             partitions.shutdown()  # the runner has; not if the workspace did not open
 
 
-def _early_workers(
-    graph: Graph, targets: Sequence[str] | None, settings: Settings, workers: int | None
-) -> ProcessExecutor | None:
-    """The worker processes of the pipeline's ``cv.map`` steps, started before the stores
-    open: a worker takes most of a second to import the table libraries, which then overlaps
-    opening the stores and the steps before the map. None when there is no map to run, or
-    when artifacts live in this process' memory (workers could not see them). Workers left
-    without work (every partition cached) are stopped at once by their shutdown."""
+def _has_maps(graph: Graph, targets: Sequence[str] | None) -> bool:
     selected = graph.select(targets) if targets else graph
-    if settings.artifacts == "memory://":
-        return None
-    if not any(node.map_over is not None for node in selected.nodes.values()):
-        return None
-    early = ProcessExecutor(workers or settings.workers)
-    early.start()
-    return early
+    return any(node.map_over is not None for node in selected.nodes.values())
+
+
+def _start_early(partitions: Executor) -> None:
+    """Start the partition workers before the stores open: a worker takes most of a second to
+    import the table libraries, which then overlaps opening the stores and the steps before
+    the map. Workers left without work (every partition cached) are stopped at once by their
+    executor's shutdown."""
+    start = getattr(partitions, "start", None)
+    if start is not None:
+        start()

@@ -51,7 +51,7 @@ from conveyor.engine._hooks import Hooks
 from conveyor.engine._recorder import Recorder
 from conveyor.engine._result import Run, StepResult
 from conveyor.engine._workspace import Workspace
-from conveyor.engine.executors import Executor, ProcessExecutor
+from conveyor.engine.executors import Executor, partition_executor
 from conveyor.store import ArtifactLink, ArtifactRecord, StepRunRecord
 
 
@@ -186,8 +186,6 @@ class Runner:
         ready = [name for name in order if not self._missing[name]]
         status = "failed"
         try:
-            if self._maps_will_run(selected):
-                self._start_partition_workers()
             self._loop(ready)
             failed = any(r.status == "failed" for r in self._results.values())
             status = "failed" if failed else "succeeded"
@@ -472,30 +470,12 @@ class Runner:
             return self._values[record.id]
         return self._ws.values.load(record)
 
-    def _maps_will_run(self, graph: Graph) -> bool:
-        """Whether a mapped step will all but certainly execute: the pipeline has never run
-        here (a partition's key could still be found in another pipeline's runs, rarely), or
-        its cache is off. Otherwise only its first partition that misses the cache tells."""
-        mapped = [node for node in graph.nodes.values() if node.map_over is not None]
-        if not mapped:
-            return False
-        return self._no_cache or self._cache.first_run or any(not n.spec.cache for n in mapped)
-
-    def _start_partition_workers(self) -> None:
-        """Start the partition workers now rather than on their first partition: starting a
-        worker process (an interpreter importing the table libraries) takes about a second,
-        which then overlaps the steps before the map and its planning."""
-        start = getattr(self._partitions(), "start", None)
-        if start is not None:
-            start()
-
     def _partitions(self) -> Executor:
         if self._partition_executor is None:
-            if self._executor.in_process and self._ws.settings.artifacts != "memory://":
-                workers = self._partition_workers or self._ws.settings.workers
-                self._partition_executor = ProcessExecutor(workers)
-            else:
-                self._partition_executor = self._executor
+            settings = self._ws.settings
+            self._partition_executor = partition_executor(
+                self._executor, settings.artifacts, self._partition_workers or settings.workers
+            )
         return self._partition_executor
 
     def _partition_task(self, pending: _Pending, executor: Executor) -> Task:

@@ -47,4 +47,20 @@ def create_executor(kind: str | object | None, workers: int | None) -> Executor:
     )
 
 
-__all__ = ["EXECUTORS", "Executor", "ProcessExecutor", "ThreadExecutor", "create_executor"]
+def partition_executor(steps: Executor, artifacts: str, workers: int | None) -> Executor:
+    """What runs ``cv.map``'s partitions when no executor was chosen for them: worker
+    processes, unless the steps already run out of this process, or artifacts live in its
+    memory (``memory://``: workers could not read them)."""
+    if steps.in_process and artifacts != "memory://":
+        return ProcessExecutor(workers)
+    return steps
+
+
+__all__ = [
+    "EXECUTORS",
+    "Executor",
+    "ProcessExecutor",
+    "ThreadExecutor",
+    "create_executor",
+    "partition_executor",
+]
