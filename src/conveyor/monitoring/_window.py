@@ -139,80 +139,74 @@ def performance(
         task: ``"classification"`` or ``"regression"``; default: classification when the
             labels are text, booleans or whole numbers with few distinct values.
     """
-    import polars as pl
-
     frame = _read_window(model, window, now, settings)
-    artifacts = _settings(settings).artifacts
-    name = model.partition("@")[0]
-    labels = read_feedback(artifacts, name).unique("request_id", keep="last")
-    labelled = _labelled(frame, labels)
-    kind = task or _task(labelled)
+    truth, predicted = _labelled(frame, _labels(model, frame, settings))
+    kind = task or _task(truth)
     if kind not in {"classification", "regression"}:
         raise ConveyorError(f"task must be 'classification' or 'regression', got {kind!r}")
     metrics: dict[str, float] = {}
-    if labelled.height:
-        truth = labelled.get_column("label_value")
-        predicted = labelled.get_column(PREDICTION)
+    if truth:
         if kind == "classification":
-            metrics = _classification(truth.cast(pl.String), predicted.cast(pl.String))
+            metrics = _classification(truth, predicted)
         else:
-            metrics = _regression(truth.cast(pl.Float64), predicted.cast(pl.Float64))
-    return Performance(kind, metrics, labelled.height, frame.height)
+            metrics = _regression(truth, predicted)
+    return Performance(kind, metrics, len(truth), frame.height)
 
 
-def _labelled(frame: pl.DataFrame, labels: pl.DataFrame) -> pl.DataFrame:
+def _labels(model: str, frame: pl.DataFrame, settings: Settings | None) -> pl.DataFrame:
+    """The latest label of each request id, read only from when the window's first request
+    was received: a label comes after its prediction, and the feedback log only grows."""
+    if not frame.height:
+        return frame.clear()
+    since = frame.get_column("received_at").min()
+    artifacts = _settings(settings).artifacts
+    found = read_feedback(artifacts, model.partition("@")[0], since=since)  # type: ignore[arg-type]
+    return found.unique("request_id", keep="last", maintain_order=True)
+
+
+def _labelled(frame: pl.DataFrame, labels: pl.DataFrame) -> tuple[list[object], list[object]]:
+    """The labels (decoded from JSON) and predictions of the window's labelled rows."""
     import polars as pl
 
     if not frame.height or not labels.height:
-        return pl.DataFrame(schema={PREDICTION: pl.String, "label_value": pl.String})
+        return [], []
     rows = frame.group_by("request_id").agg(pl.len().alias("rows"))
     joined = (
         frame.select("request_id", "row", PREDICTION)
         .join(rows, on="request_id")
         .join(labels.select("request_id", "label"), on="request_id", how="inner")
     )
-    values: list[object] = []
-    keep: list[bool] = []
-    for row, count, text in joined.select("row", "rows", "label").iter_rows():
+    truth: list[object] = []
+    predicted: list[object] = []
+    for row, count, text, prediction in joined.select(
+        "row", "rows", "label", PREDICTION
+    ).iter_rows():
         value = json.loads(text)
-        if count == 1:
-            values.append(value)
-            keep.append(True)
-        elif isinstance(value, list) and len(value) == count:
-            values.append(value[row])
-            keep.append(True)
-        else:
-            values.append(None)
-            keep.append(False)
-    texts = [json.dumps(v) if not isinstance(v, str) else v for v in values]
-    return (
-        joined.with_columns(pl.Series("label_value", texts, dtype=pl.String))
-        .filter(pl.Series(keep, dtype=pl.Boolean))
-        .select(PREDICTION, "label_value")
-    )
+        if count > 1:
+            if not (isinstance(value, list) and len(value) == count):
+                continue  # one label for several rows: which row it is for is unknown
+            value = value[row]
+        truth.append(value)
+        predicted.append(prediction)
+    return truth, predicted
 
 
-def _task(labelled: pl.DataFrame) -> str:
-    texts = labelled.get_column("label_value").to_list() if labelled.height else []
+def _task(truth: list[object]) -> str:
     numbers: list[float] = []
-    for text in texts:
-        try:
-            value = json.loads(text)
-        except ValueError:
-            return "classification"  # plain text
+    for value in truth:
         if isinstance(value, bool) or not isinstance(value, int | float):
             return "classification"
         numbers.append(float(value))
-    if numbers and any(not float(v).is_integer() for v in numbers):
+    if any(not v.is_integer() for v in numbers):
         return "regression"
     return "classification" if len(set(numbers)) <= 20 else "regression"
 
 
-def _classification(truth: pl.Series, predicted: pl.Series) -> dict[str, float]:
+def _classification(truth: list[object], predicted: list[object]) -> dict[str, float]:
     from sklearn.metrics import accuracy_score, f1_score
 
-    t = [_canonical(v) for v in truth.to_list()]
-    p = [_canonical(v) for v in predicted.to_list()]
+    t = [_canonical(v) for v in truth]
+    p = [_canonical(v) for v in predicted]
     classes = sorted(set(t) | set(p))
     if len(classes) == 2:
         f1 = f1_score(t, p, pos_label=classes[-1], average="binary", zero_division=0.0)
@@ -231,10 +225,11 @@ def _canonical(value: object) -> str:
     return str(int(number)) if number.is_integer() else text
 
 
-def _regression(truth: pl.Series, predicted: pl.Series) -> dict[str, float]:
+def _regression(truth: list[object], predicted: list[object]) -> dict[str, float]:
     from sklearn.metrics import mean_absolute_error, mean_squared_error
 
-    t, p = truth.to_numpy(), predicted.to_numpy()
+    t = [float(v) for v in truth]  # type: ignore[arg-type]
+    p = [float(v) for v in predicted]  # type: ignore[arg-type]
     return {
         "rmse": math.sqrt(float(mean_squared_error(t, p))),
         "mae": float(mean_absolute_error(t, p)),

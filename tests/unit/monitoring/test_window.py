@@ -148,3 +148,15 @@ def test_windows_are_durations_or_row_counts(text: Any, expected: Any) -> None:
 def test_a_bad_window_is_refused_with_its_value(bad: Any) -> None:
     with pytest.raises(ConveyorError, match="window"):
         parse_window(bad)
+
+
+def test_feedback_from_before_the_window_is_not_read(settings: Settings) -> None:
+    ids = log(
+        settings, [{"at": NOON - timedelta(minutes=5), "rows": [[30, "free"]], "outputs": [1]}]
+    )
+    label(settings, [(ids[0], 1)])
+    old = Path(settings.artifacts) / "feedback" / "churn" / "date=2020-01-01"
+    old.mkdir(parents=True)
+    (old / "unreadable.parquet").write_bytes(b"not parquet")  # would fail if it were read
+    result = performance("churn", "1h", now=NOON + timedelta(minutes=1), settings=settings)
+    assert (result.labelled, result.metrics["accuracy"]) == (1, 1.0)
