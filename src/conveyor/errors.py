@@ -39,6 +39,12 @@ from conveyor.core._errors import (
     ModelNotFound as ModelNotFound,
 )
 from conveyor.core._errors import (
+    MonitoringError as MonitoringError,
+)
+from conveyor.core._errors import (
+    MonitorNotFound as MonitorNotFound,
+)
+from conveyor.core._errors import (
     NoActiveRunWarning as NoActiveRunWarning,
 )
 from conveyor.core._errors import (
@@ -88,6 +94,8 @@ __all__ = [
     "GateFailed",
     "MissingInputError",
     "ModelNotFound",
+    "MonitorNotFound",
+    "MonitoringError",
     "NoActiveRunWarning",
     "ParameterTypeError",
     "PickleFallbackWarning",

@@ -10,11 +10,10 @@ from pathlib import Path
 import click
 
 from conveyor.cli import _render
-from conveyor.cli._loading import load_pipeline
 from conveyor.cli._progress import LiveDag, PlainLog
 from conveyor.core import Settings, load_settings
 from conveyor.core._errors import PipelineDefinitionError, RunNotFound
-from conveyor.engine import Run, Workspace, lineage, reconcile
+from conveyor.engine import Run, Workspace, lineage, load_pipeline, reconcile
 from conveyor.store import RunRecord, StepRunRecord
 from conveyor.tracking import get_run
 

@@ -15,13 +15,12 @@ import pandas as pd
 from conveyor import models
 from conveyor.cli._commands import print_run
 from conveyor.cli._data import diff_tables
-from conveyor.cli._loading import load_pipeline
 from conveyor.cli._models import promote_and_show
 from conveyor.cli._progress import LiveDag, PlainLog
 from conveyor.cli._quickstart_serve import serve_and_swap
 from conveyor.cli._tracking import compare, show_comparison
 from conveyor.core import Settings, load_settings
-from conveyor.engine import Workspace
+from conveyor.engine import Workspace, load_pipeline
 from conveyor.engine import _datasets as datasets
 from conveyor.engine._datasets import profile_of, resolve_ref
 from conveyor.registry import Gate

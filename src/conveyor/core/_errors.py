@@ -121,6 +121,14 @@ class DatasetNotFound(StoreError):
     """No dataset version matches the given name and version."""
 
 
+class MonitorNotFound(StoreError):
+    """No monitor has the given name."""
+
+
+class MonitoringError(ConveyorError):
+    """A monitor is defined wrongly, or could not be evaluated or act."""
+
+
 class ConveyorWarning(UserWarning):
     """Base of the warnings conveyor emits."""
 

@@ -14,6 +14,7 @@ from conveyor.engine._fingerprint import fingerprint as fingerprint
 from conveyor.engine._hooks import RunHook as RunHook
 from conveyor.engine._lineage import Lineage as Lineage
 from conveyor.engine._lineage import lineage as lineage
+from conveyor.engine._loading import load_pipeline as load_pipeline
 from conveyor.engine._result import Run as Run
 from conveyor.engine._result import StepResult as StepResult
 from conveyor.engine._runner import Runner as Runner
@@ -36,6 +37,7 @@ __all__ = [
     "fingerprint",
     "is_crashed",
     "lineage",
+    "load_pipeline",
     "reconcile",
     "run_pipeline",
 ]

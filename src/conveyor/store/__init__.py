@@ -15,8 +15,13 @@ from conveyor.store._checks import tracking_key as check_tracking_key
 from conveyor.store._folders import Folder as Folder
 from conveyor.store._memory import MemoryArtifactStore as MemoryArtifactStore
 from conveyor.store._memory import MemoryMetadataStore as MemoryMetadataStore
+from conveyor.store._monitor_records import MonitorAction as MonitorAction
+from conveyor.store._monitor_records import MonitorAlert as MonitorAlert
+from conveyor.store._monitor_records import MonitorEvaluation as MonitorEvaluation
+from conveyor.store._monitor_records import MonitorRecord as MonitorRecord
 from conveyor.store._ports import ArtifactStore as ArtifactStore
 from conveyor.store._ports import MetadataStore as MetadataStore
+from conveyor.store._ports import MonitorStore as MonitorStore
 from conveyor.store._ports import RegistryStore as RegistryStore
 from conveyor.store._ports import TrackingStore as TrackingStore
 from conveyor.store._records import RUN_STATUSES as RUN_STATUSES
@@ -78,6 +83,11 @@ __all__ = [
     "MetricPoint",
     "ModelSummary",
     "ModelVersionRecord",
+    "MonitorAction",
+    "MonitorAlert",
+    "MonitorEvaluation",
+    "MonitorRecord",
+    "MonitorStore",
     "MoveKind",
     "Operator",
     "Ordering",

@@ -171,6 +171,11 @@ def model_name(name: str) -> str:
     return _name(name, "a model")
 
 
+def monitor_name(name: str) -> str:
+    """``name`` if it can name a monitor: the same alphabet and length as a dataset name."""
+    return _name(name, "a monitor")
+
+
 def _name(name: str, what: str) -> str:
     if (
         not isinstance(name, str)

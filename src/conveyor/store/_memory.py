@@ -16,6 +16,7 @@ from typing import Any, cast
 from conveyor.core._errors import ArtifactCorrupted, ArtifactNotFound, RunNotFound, StoreError
 from conveyor.core._hashing import content_address
 from conveyor.store import _checks, _search
+from conveyor.store._memory_monitors import MemoryMonitors
 from conveyor.store._records import (
     ArtifactRecord,
     DatasetVersionRecord,
@@ -82,7 +83,7 @@ class _Tracked:
     artifacts: dict[str, LoggedArtifact] = dataclasses.field(default_factory=dict)
 
 
-class MemoryMetadataStore:
+class MemoryMetadataStore(MemoryMonitors):
     """The whole metadata store in dicts, behind one lock.
 
     Records are normalised on the way in (UTC datetimes, values through JSON) and copied on the
@@ -90,6 +91,7 @@ class MemoryMetadataStore:
     """
 
     def __init__(self) -> None:
+        super().__init__()
         self._lock = threading.Lock()
         self._runs: dict[str, RunRecord] = {}
         self._artifacts: dict[str, ArtifactRecord] = {}

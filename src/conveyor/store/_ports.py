@@ -5,10 +5,16 @@ No adapter code here, and nothing that imports SQLAlchemy or fsspec.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Protocol
 
+from conveyor.store._monitor_records import (
+    MonitorAction,
+    MonitorAlert,
+    MonitorEvaluation,
+    MonitorRecord,
+)
 from conveyor.store._records import (
     ArtifactRecord,
     DatasetVersionRecord,
@@ -131,7 +137,56 @@ class RegistryStore(Protocol):
         ...
 
 
-class MetadataStore(TrackingStore, RegistryStore, Protocol):
+class MonitorStore(Protocol):
+    """Monitor definitions, and every evaluation, alert and action with its figures."""
+
+    def put_monitor(self, record: MonitorRecord) -> MonitorRecord:
+        """Create or replace the monitor named ``record.name``; a replaced monitor keeps its
+        ``created_at`` and its history. The name is checked like a dataset name."""
+        ...
+
+    def get_monitor(self, name: str) -> MonitorRecord:
+        """The monitor, or MonitorNotFound naming the monitors there are."""
+        ...
+
+    def list_monitors(self) -> list[MonitorRecord]:
+        """By name."""
+        ...
+
+    def delete_monitor(self, name: str) -> None:
+        """Remove the definition (MonitorNotFound if absent); its history is kept."""
+        ...
+
+    def record_evaluation(
+        self, evaluation: MonitorEvaluation, alerts: Sequence[MonitorAlert] = ()
+    ) -> tuple[MonitorEvaluation, list[MonitorAlert]]:
+        """Store the evaluation and the alerts it raised in one transaction; both come back
+        with their ids (the alerts' ``evaluation_id`` filled in)."""
+        ...
+
+    def evaluations(self, monitor: str, limit: int = 100) -> list[MonitorEvaluation]:
+        """The monitor's newest ``limit`` evaluations, newest first."""
+        ...
+
+    def latest_evaluations(self, models: Collection[str] | None = None) -> list[MonitorEvaluation]:
+        """The newest evaluation of each monitor (of monitors watching these model names, when
+        given), by monitor name: what a metrics endpoint exports."""
+        ...
+
+    def alerts(self, monitor: str | None = None, limit: int = 100) -> list[MonitorAlert]:
+        """Newest first."""
+        ...
+
+    def record_action(self, action: MonitorAction) -> MonitorAction:
+        """Store the action and return it with its id."""
+        ...
+
+    def actions(self, monitor: str, evaluation_id: int | None = None) -> list[MonitorAction]:
+        """Oldest first."""
+        ...
+
+
+class MetadataStore(TrackingStore, RegistryStore, MonitorStore, Protocol):
     """Runs, step runs, artifacts and their lineage; named dataset versions; tracking; models.
 
     Every method is safe to call from several threads and several processes at once.

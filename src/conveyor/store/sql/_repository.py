@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -31,6 +31,12 @@ from sqlalchemy.exc import IntegrityError
 
 from conveyor.core._errors import ArtifactNotFound, RunNotFound, StoreError
 from conveyor.store import _checks
+from conveyor.store._monitor_records import (
+    MonitorAction,
+    MonitorAlert,
+    MonitorEvaluation,
+    MonitorRecord,
+)
 from conveyor.store._records import (
     ArtifactRecord,
     DatasetVersionRecord,
@@ -65,6 +71,7 @@ from conveyor.store.sql._engine import (
     write_transaction,
 )
 from conveyor.store.sql._migrate import migrate
+from conveyor.store.sql._monitors import SqlMonitors
 from conveyor.store.sql._registry import SqlRegistry
 from conveyor.store.sql._tables import artifacts, runs, step_run_artifacts, step_runs
 from conveyor.store.sql._tracking import SqlTracking
@@ -122,6 +129,7 @@ class SqlMetadataStore:
         self._datasets = SqlDatasetVersions(engine, self._reader, self._run, self._insert_artifacts)
         self._tracking = SqlTracking(engine, self._reader, self._run)
         self._registry = SqlRegistry(engine, self._reader, self._run)
+        self._monitors = SqlMonitors(engine, self._reader, self._run)
         self._insert_run = insert(runs)
         self._find_cached = _with_its_links(
             select(*_rows.STEP_COLUMNS)
@@ -412,6 +420,40 @@ class SqlMetadataStore:
 
     def gate_decisions(self, name: str, version: int | None = None) -> list[GateDecision]:
         return self._registry.gate_decisions(name, version)
+
+    # -- monitors (delegated) ------------------------------------------------------------
+
+    def put_monitor(self, record: MonitorRecord) -> MonitorRecord:
+        return self._monitors.put(record)
+
+    def get_monitor(self, name: str) -> MonitorRecord:
+        return self._monitors.get(name)
+
+    def list_monitors(self) -> list[MonitorRecord]:
+        return self._monitors.all()
+
+    def delete_monitor(self, name: str) -> None:
+        self._monitors.delete(name)
+
+    def record_evaluation(
+        self, evaluation: MonitorEvaluation, alerts: Sequence[MonitorAlert] = ()
+    ) -> tuple[MonitorEvaluation, list[MonitorAlert]]:
+        return self._monitors.record_evaluation(evaluation, alerts)
+
+    def evaluations(self, monitor: str, limit: int = 100) -> list[MonitorEvaluation]:
+        return self._monitors.evaluations(monitor, limit)
+
+    def latest_evaluations(self, models: Collection[str] | None = None) -> list[MonitorEvaluation]:
+        return self._monitors.latest_evaluations(models)
+
+    def alerts(self, monitor: str | None = None, limit: int = 100) -> list[MonitorAlert]:
+        return self._monitors.alerts(monitor, limit)
+
+    def record_action(self, action: MonitorAction) -> MonitorAction:
+        return self._monitors.record_action(action)
+
+    def actions(self, monitor: str, evaluation_id: int | None = None) -> list[MonitorAction]:
+        return self._monitors.actions(monitor, evaluation_id)
 
     def close(self) -> None:
         self._engine.dispose()

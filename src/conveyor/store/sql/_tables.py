@@ -315,3 +315,61 @@ gate_decisions = Table(
     Column("actor", Text(), nullable=False),
     Index("ix_gate_decisions_name_version", "name", "version"),
 )
+
+# -- monitors ---------------------------------------------------------------------------------
+
+monitors = Table(
+    "monitors",
+    metadata,
+    Column("name", String(DATASET_NAME), primary_key=True),
+    Column("model", String(NAME), nullable=False),
+    Column("spec", JSON(), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
+)
+
+monitor_evaluations = Table(
+    "monitor_evaluations",
+    metadata,
+    Column("id", _SEQ, primary_key=True),
+    Column("monitor", String(DATASET_NAME), nullable=False),
+    Column("model", String(DATASET_NAME), nullable=False),
+    Column("version", Integer()),  # NULL: the model could not be resolved
+    Column("evaluated_at", UtcDateTime(), nullable=False),
+    Column("window_start", UtcDateTime()),
+    Column("window_end", UtcDateTime()),
+    Column("rows", BigInteger(), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("figures", JSON(), nullable=False),
+    Column("rules", JSON(), nullable=False),
+    Column("message", Text(), nullable=False),
+    Index("ix_monitor_evaluations_monitor_id", "monitor", "id"),
+    Index("ix_monitor_evaluations_model", "model"),
+)
+
+monitor_alerts = Table(
+    "monitor_alerts",
+    metadata,
+    Column("id", _SEQ, primary_key=True),
+    Column("evaluation_id", BigInteger(), nullable=False),
+    Column("monitor", String(DATASET_NAME), nullable=False),
+    Column("rule", Text(), nullable=False),
+    Column("message", Text(), nullable=False),
+    Column("raised_at", UtcDateTime(), nullable=False),
+    Column("figures", JSON(), nullable=False),
+    Index("ix_monitor_alerts_monitor_id", "monitor", "id"),
+)
+
+monitor_actions = Table(
+    "monitor_actions",
+    metadata,
+    Column("id", _SEQ, primary_key=True),
+    Column("evaluation_id", BigInteger(), nullable=False),
+    Column("monitor", String(DATASET_NAME), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("started_at", UtcDateTime(), nullable=False),
+    Column("finished_at", UtcDateTime(), nullable=False),
+    Column("detail", JSON(), nullable=False),
+    Index("ix_monitor_actions_monitor_evaluation_id", "monitor", "evaluation_id"),
+)
