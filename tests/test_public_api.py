@@ -11,6 +11,7 @@ import conveyor.core
 import conveyor.data
 import conveyor.engine
 import conveyor.errors
+import conveyor.monitoring
 import conveyor.serving
 import conveyor.store
 import conveyor.testing
@@ -26,6 +27,7 @@ import conveyor.testing
         conveyor.store,
         conveyor.data,
         conveyor.errors,
+        conveyor.monitoring,
         conveyor.serving,
         conveyor.testing,
     ],

@@ -41,6 +41,13 @@ if _TYPE_CHECKING:
     from conveyor.data import read_sql as read_sql
     from conveyor.engine import Run as Run
     from conveyor.engine import StepResult as StepResult
+    from conveyor.monitoring import DriftRule as DriftRule
+    from conveyor.monitoring import Log as Log
+    from conveyor.monitoring import MetricRule as MetricRule
+    from conveyor.monitoring import Promote as Promote
+    from conveyor.monitoring import Retrain as Retrain
+    from conveyor.monitoring import Webhook as Webhook
+    from conveyor.monitoring import monitor as monitor
     from conveyor.registry import Gate as Gate
     from conveyor.registry import ModelVersion as ModelVersion
     from conveyor.registry import register_model as register_model
@@ -96,6 +103,13 @@ _WHERE = {
     "TuneResult": "conveyor.tracking",
     "register_model": "conveyor.registry",
     "Gate": "conveyor.registry",
+    "DriftRule": "conveyor.monitoring",
+    "MetricRule": "conveyor.monitoring",
+    "Webhook": "conveyor.monitoring",
+    "Log": "conveyor.monitoring",
+    "Retrain": "conveyor.monitoring",
+    "Promote": "conveyor.monitoring",
+    "monitor": "conveyor.monitoring",
     "ModelVersion": "conveyor.registry",
     "TrackedRun": "conveyor.tracking",
     "cross_validate": "conveyor.tracking",
@@ -132,11 +146,16 @@ def __dir__() -> list[str]:
 __all__ = [
     "Column",
     "Dataset",
+    "DriftRule",
     "Gate",
     "Handle",
+    "Log",
+    "MetricRule",
     "ModelVersion",
     "Pipeline",
     "Profile",
+    "Promote",
+    "Retrain",
     "Run",
     "RunContext",
     "Schema",
@@ -148,6 +167,7 @@ __all__ = [
     "TrialPruned",
     "TuneResult",
     "ValidationReport",
+    "Webhook",
     "__version__",
     "anonymize",
     "cross_validate",
@@ -165,6 +185,7 @@ __all__ = [
     "log_params",
     "map",
     "models",
+    "monitor",
     "monitoring",
     "pipeline",
     "profile",

@@ -10,6 +10,7 @@ import click
 
 from conveyor.cli._data import data_group
 from conveyor.cli._models import models_group
+from conveyor.cli._monitor import monitor_group
 from conveyor.cli._serve import serve_command
 
 
@@ -138,6 +139,7 @@ def lineage_command(ref: str) -> None:
 
 app.add_command(data_group)
 app.add_command(models_group)
+app.add_command(monitor_group)
 app.add_command(serve_command)
 
 

@@ -11,6 +11,7 @@ from conveyor.store._artifacts import open_artifact_store as open_artifact_store
 from conveyor.store._checks import alias_name as check_alias_name
 from conveyor.store._checks import dataset_name as check_dataset_name
 from conveyor.store._checks import model_name as check_model_name
+from conveyor.store._checks import monitor_name as check_monitor_name
 from conveyor.store._checks import tracking_key as check_tracking_key
 from conveyor.store._folders import Folder as Folder
 from conveyor.store._memory import MemoryArtifactStore as MemoryArtifactStore
@@ -105,6 +106,7 @@ __all__ = [
     "check_alias_name",
     "check_dataset_name",
     "check_model_name",
+    "check_monitor_name",
     "check_tracking_key",
     "open_artifact_store",
     "open_metadata_store",
