@@ -710,3 +710,42 @@ def test_a_partition_timeout_counts_from_its_start_not_its_queueing(
     result = patiently.run(settings=settings, executor="threads", workers=1, path=str(folder))
     assert result.status == "succeeded", result.step("patient").error
     assert output(result, "patient").height == 12
+
+
+def test_a_parts_unnamed_index_does_not_become_a_column(tmp_path: Path) -> None:
+    """A part filtered in pandas keeps an index other than 0..n-1; the dataset of the parts
+    has only the frame's columns, while a named index stays as data (pandas gets it back as
+    the index)."""
+    data = tmp_path / "in"
+    data.mkdir()
+    for i in range(2):
+        pd.DataFrame({"x": [1, 1, 2, 3], "y": [5, 5, 6, 7 + i]}).to_csv(
+            data / f"{i}.csv", index=False
+        )
+
+    @cv.step
+    def dedupe(part: pd.DataFrame) -> pd.DataFrame:
+        return part.drop_duplicates()  # index 0, 2, 3
+
+    @cv.step
+    def named(part: pd.DataFrame) -> pd.DataFrame:
+        return part.set_index("x")
+
+    @cv.step
+    def columns(parts: cv.Dataset, keyed: cv.Dataset) -> list[list[str]]:
+        return [
+            list(parts.to_pandas().columns),
+            list(parts.to_polars().columns),
+            list(parts.schema.names),
+            list(keyed.to_polars().columns),
+        ]
+
+    @cv.pipeline
+    def p() -> None:
+        source = cv.read_csv(str(data / "*.csv"))
+        columns(cv.map(dedupe, source), cv.map(named, source))
+
+    run = p.run(settings=settings_for(tmp_path / "home")).raise_for_status()
+    plain, polars_names, schema, keyed = run.outputs["columns"]
+    assert plain == polars_names == schema == ["x", "y"]
+    assert sorted(keyed) == ["x", "y"]  # a named index is data: kept as a column

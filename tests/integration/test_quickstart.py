@@ -44,6 +44,18 @@ def test_quickstart_runs_the_wine_pipeline_and_shows_what_changed(tmp_path: Path
     assert re.search(r"→ 200 \{'predictions': \[\d\]", served)
     assert "400 requests from 16 concurrent clients: 0 failed" in served
     assert re.search(r"\d+ requests answered by versions \[\d, 3\]: 0 failed", served)
+    # the closed loop: drift fires the monitor, the webhook arrives, retraining on the new
+    # vintage passes the gate, and the server swaps to it with no failed request
+    loop = out.split("8. A monitor watches production")[1]
+    assert "wine-drift: firing  wine@3" in loop
+    assert re.search(r"features drifted .*: alcohol, color_intensity", loop)
+    assert "action webhook: succeeded" in loop
+    assert "action retrain: succeeded" in loop and "registered_versions=[4]" in loop
+    assert "action promote: succeeded" in loop
+    assert "the webhook received: monitor=wine-drift version=3" in loop
+    assert re.search(
+        r"production moved 3 → 4; \d+ requests answered by versions \[3, 4\]: 0 failed", loop
+    )
     assert sorted(p.name for p in (folder / "data").iterdir()) == [
-        "wine-1.csv", "wine-2.csv", "wine-3.csv", "wine-4.csv",
+        "wine-1.csv", "wine-2.csv", "wine-3.csv", "wine-4.csv", "wine-new-vintage.csv",
     ]  # fmt: skip

@@ -84,7 +84,7 @@ def monitor_check(
     if as_json:
         click.echo(_json(check.to_dict()))
     else:
-        _show_check(check)
+        show_check(check)
         if html_path is not None:
             click.echo(f"report: {html_path}")
     if fail_on_alert and check.firing:
@@ -213,18 +213,19 @@ def monitor_delete(name: str) -> None:
 # -- rendering ----------------------------------------------------------------------------
 
 
-def _show_check(check: Check) -> None:
+def show_check(check: Check, indent: str = "") -> None:
     from rich.markup import escape
+    from rich.padding import Padding
 
     from conveyor.cli._render import _console
 
     e = check.evaluation
     version = f"@{e.version}" if e.version is not None else ""
     _console.print(
-        f"{escape(check.monitor.name)}: {_status(e.status)}  "
+        f"{indent}{escape(check.monitor.name)}: {_status(e.status)}  "
         f"{escape(e.model)}{version}, {e.rows:,} rows in the window"
     )
-    _console.print(escape(e.message))
+    _console.print(indent + escape(e.message))
     rules = _table("rule", "breached", "windows", "firing", "detail")
     for r in e.rules:
         rules.add_row(
@@ -234,7 +235,7 @@ def _show_check(check: Check) -> None:
             "[bold red]yes[/]" if r.get("firing") else "no",
             escape(str(r.get("message", ""))),
         )
-    _console.print(rules)
+    _console.print(Padding(rules, (0, 0, 0, len(indent))))
     report = check.drift
     if report is not None and report.features:
         table = _table("feature", "test", "statistic", "p-value", "PSI", "JS", "drifted")
@@ -248,16 +249,16 @@ def _show_check(check: Check) -> None:
                 _number(feature.js),
                 "[bold red]yes[/]" if feature.drifted else "no",
             )
-        _console.print(table)
+        _console.print(Padding(table, (0, 0, 0, len(indent))))
         for column, why in report.skipped.items():
-            _console.print(f"not measured: {escape(column)}: {escape(why)}")
+            _console.print(f"{indent}not measured: {escape(column)}: {escape(why)}")
     if check.performance is not None and check.performance.metrics:
         live = check.performance
         figures = " ".join(f"{k}={_number(v)}" for k, v in live.metrics.items())
-        _console.print(f"live {live.task}: {figures} on {live.labelled:,} labelled rows")
+        _console.print(f"{indent}live {live.task}: {figures} on {live.labelled:,} labelled rows")
     for action in check.actions:
         detail = ", ".join(f"{k}={v}" for k, v in action.detail.items())
-        _console.print(f"action {action.kind}: {action.status}  {escape(detail)}")
+        _console.print(f"{indent}action {action.kind}: {action.status}  {escape(detail)}")
 
 
 def _evaluation_json(e: MonitorEvaluation | None) -> dict[str, object] | None:

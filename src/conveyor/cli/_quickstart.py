@@ -6,6 +6,7 @@ from __future__ import annotations
 import shutil
 import sys
 import tempfile
+from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from conveyor.cli._commands import print_run
 from conveyor.cli._data import diff_tables
 from conveyor.cli._models import promote_and_show
 from conveyor.cli._progress import LiveDag, PlainLog
+from conveyor.cli._quickstart_loop import close_the_loop
 from conveyor.cli._quickstart_serve import serve_and_swap
 from conveyor.cli._tracking import compare, show_comparison
 from conveyor.core import Settings, load_settings
@@ -98,7 +100,12 @@ def quickstart(folder: Path | None) -> None:
 
     wines = _load_production(third.outputs["combine"], settings)  # type: ignore[arg-type]
 
-    _serve(v3.ref, wines, settings)  # type: ignore[attr-defined]
+    new_vintage = module.deliver_new_vintage()
+
+    def monitor_and_close_the_loop(url: str) -> None:
+        close_the_loop(url, settings, pipeline_file, new_vintage)
+
+    _serve(v3.ref, wines, settings, monitor_and_close_the_loop)  # type: ignore[attr-defined]
     _try_next(folder, first.id, second.id, third.id, after.ref)
 
 
@@ -123,7 +130,9 @@ def _load_production(table: pd.DataFrame, settings: Settings) -> pd.DataFrame:
     return wines
 
 
-def _serve(newest_ref: str, wines: pd.DataFrame, settings: Settings) -> None:
+def _serve(
+    newest_ref: str, wines: pd.DataFrame, settings: Settings, then: Callable[[str], None]
+) -> None:
     newest = models.get(newest_ref, settings=settings)
 
     def promote_newest() -> int:
@@ -132,7 +141,7 @@ def _serve(newest_ref: str, wines: pd.DataFrame, settings: Settings) -> None:
         return newest.version
 
     records = [{str(k): v for k, v in r.items()} for r in wines.to_dict(orient="records")]
-    serve_and_swap(records, settings, promote_newest)
+    serve_and_swap(records, settings, promote_newest, then)
 
 
 def _try_next(folder: Path, first_id: str, second_id: str, third_id: str, dataset_ref: str) -> None:
@@ -147,6 +156,7 @@ def _try_next(folder: Path, first_id: str, second_id: str, third_id: str, datase
     click.echo(f"  conveyor runs show {third_id}")
     click.echo(f"  conveyor lineage {third_id}")
     click.echo("  conveyor serve wine@production      # then: curl localhost:8000/metrics")
+    click.echo("  conveyor monitor check wine-drift --html report.html")
     click.echo("  conveyor data list")
     click.echo(f"  conveyor data show {dataset_ref}")
     click.echo("  edit a step in pipeline.py and run again: it and the steps after it re-run")

@@ -24,25 +24,31 @@ _REQUESTS = 400
 
 
 def serve_and_swap(
-    records: Sequence[dict[str, Any]], settings: Settings, promote_next: Callable[[], int]
+    records: Sequence[dict[str, Any]],
+    settings: Settings,
+    promote_next: Callable[[], int],
+    then: Callable[[str], None] | None = None,
 ) -> None:
+    """Serve production, load it, hot-swap it; then ``then(url)`` while it still serves."""
     import uvicorn
 
     from conveyor.serving import create_app
 
     click.secho("\n7. Serving production over HTTP (conveyor serve wine@production)", bold=True)
-    app = create_app("wine@production", settings=settings, poll_interval_s=0.2)
+    app = create_app(
+        "wine@production", settings=settings, poll_interval_s=0.2, prediction_log_flush_s=1.0
+    )
     port = _free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
     with _in_thread(server):
         url = f"http://127.0.0.1:{port}"
-        _wait(lambda: _get(f"{url}/readyz")[0] == 200)
+        wait(lambda: _get(f"{url}/readyz")[0] == 200)
         body = json.dumps({"records": [records[0]]}).encode()
-        status, answer = _post(f"{url}/predict", body)
+        status, answer = post(f"{url}/predict", body)
         click.echo(f"   POST /predict {body.decode()[:70]}…")
         click.echo(f"   → {status} {answer}")
 
-        answers = _load(f"{url}/predict", records, _REQUESTS)
+        answers = load(f"{url}/predict", records, _REQUESTS)
         latencies = [a[2] for a in answers]
         failed = sum(1 for a in answers if a[0] != 200)
         batch = _mean_batch(_get(f"{url}/metrics")[1])
@@ -60,17 +66,19 @@ def serve_and_swap(
             f"   {len(answers)} requests answered by versions {versions}: {failed} failed "
             "(the server loaded the new version, tried it on its reference rows, then swapped)"
         )
+        if then is not None:
+            then(url)
         server.should_exit = True
 
 
-def _load(
+def load(
     url: str, records: Sequence[dict[str, Any]], count: int
 ) -> list[tuple[int, int | None, float]]:
     bodies = [json.dumps({"records": [records[i % len(records)]]}).encode() for i in range(count)]
 
     def one(body: bytes) -> tuple[int, int | None, float]:
         started = time.perf_counter()
-        status, answer = _post(url, body)
+        status, answer = post(url, body)
         version = answer.get("version") if isinstance(answer, dict) else None
         return status, version, time.perf_counter() - started
 
@@ -97,7 +105,7 @@ def _until_swapped(
         while not swapped() and time.monotonic() < deadline:
             body = json.dumps({"records": [records[i % len(records)]]}).encode()
             started = time.perf_counter()
-            status, answer = _post(url, body)
+            status, answer = post(url, body)
             version = answer.get("version") if isinstance(answer, dict) else None
             with lock:
                 answers.append((status, version, time.perf_counter() - started))
@@ -106,7 +114,7 @@ def _until_swapped(
     threads = [threading.Thread(target=client, args=(n,)) for n in range(_CLIENTS)]
     for thread in threads:
         thread.start()
-    _wait(lambda: len(answers) >= 100)
+    wait(lambda: len(answers) >= 100)
     version = promote()
     with lock:
         target.append(version)
@@ -125,7 +133,7 @@ def _mean_batch(metrics: str) -> float:
     return figures.get("conveyor_batch_size_sum", 0.0) / count if count else 0.0
 
 
-def _post(url: str, body: bytes) -> tuple[int, Any]:
+def post(url: str, body: bytes) -> tuple[int, Any]:
     request = urllib.request.Request(
         url, data=body, headers={"Content-Type": "application/json"}, method="POST"
     )
@@ -151,14 +159,14 @@ def _in_thread(server: Any) -> Iterator[None]:
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     try:
-        _wait(lambda: bool(server.started))
+        wait(lambda: bool(server.started))
         yield
     finally:
         server.should_exit = True
         thread.join(timeout=60)
 
 
-def _wait(condition: Callable[[], bool], timeout: float = 120.0) -> None:
+def wait(condition: Callable[[], bool], timeout: float = 120.0) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:

@@ -9,6 +9,7 @@ where it is (``describe``). Files live in ``_files``; stored and derived pieces 
 from __future__ import annotations
 
 import abc
+import re
 import types
 from collections.abc import Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass
@@ -131,7 +132,7 @@ class ArtifactPartition:
         data = self.store.get(self.address)
         try:
             # ParquetFile, not read_table: that sets up a whole dataset, 10 ms a call
-            return pq.ParquetFile(pa.BufferReader(data)).read()
+            return _without_unnamed_index(pq.ParquetFile(pa.BufferReader(data)).read())
         except pa.ArrowException as exc:
             raise DataSourceError(
                 f"cannot read {self.source} as Parquet: {exc}", source=self.source
@@ -147,17 +148,23 @@ class ArtifactPartition:
 
         data = self.store.get(self.address)
         try:
-            return pl.read_parquet(io.BytesIO(data))
+            frame = pl.read_parquet(io.BytesIO(data))
         except pl.exceptions.PolarsError as exc:
             raise DataSourceError(
                 f"cannot read {self.source} as Parquet: {exc}", source=self.source
             ) from exc
+        unnamed = [c for c in frame.columns if _UNNAMED_INDEX.fullmatch(c)]
+        return frame.drop(unnamed) if unnamed else frame
 
     def schema(self) -> pa.Schema:
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        return pq.read_schema(pa.BufferReader(self.store.get(self.address)))  # the footer only
+        found = pq.read_schema(pa.BufferReader(self.store.get(self.address)))  # the footer only
+        unnamed = [i for i, name in enumerate(found.names) if _UNNAMED_INDEX.fullmatch(name)]
+        for i in reversed(unnamed):
+            found = found.remove(i)
+        return found.remove_metadata() if unnamed else found
 
     def describe(self) -> dict[str, object]:
         return {"kind": "artifact", "address": self.address, "rows": self.rows}
@@ -314,3 +321,16 @@ def _code_id(code: types.CodeType) -> str:
 
 def _fn_name(fn: object) -> str:
     return getattr(fn, "__qualname__", None) or type(fn).__name__
+
+
+# A part returned as a pandas frame with an unnamed index other than 0..n-1 (after a filter or
+# drop_duplicates) keeps that index as this column; across parts it means nothing, and it must
+# not become a feature of the dataset. A named index is data and stays, as a column.
+_UNNAMED_INDEX = re.compile(r"__index_level_\d+__")
+
+
+def _without_unnamed_index(table: pa.Table) -> pa.Table:
+    unnamed = [c for c in table.column_names if _UNNAMED_INDEX.fullmatch(c)]
+    if not unnamed:
+        return table
+    return table.drop_columns(unnamed).replace_schema_metadata(None)

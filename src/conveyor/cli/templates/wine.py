@@ -50,6 +50,22 @@ def deliver(files: int = 3, folder: Path = DATA) -> list[Path]:
     return written
 
 
+def deliver_new_vintage(folder: Path = DATA, rows: int = 400, seed: int = 1) -> pd.DataFrame:
+    """Wines from a new vintage: riper and darker than anything trained on. Written to
+    `folder` as `wine-new-vintage.csv` (labelled, as the cellar's records arrive) and returned
+    without the label, as production traffic would see them."""
+    from sklearn.datasets import load_wine
+
+    frame = load_wine(as_frame=True).frame.rename(columns={"target": LABEL})
+    new = frame.sample(n=rows, replace=True, random_state=seed).reset_index(drop=True)
+    ripeness = {"alcohol": 1.1, "color_intensity": 1.6, "proline": 1.35, "malic_acid": 1.5}
+    for column, factor in ripeness.items():
+        new[column] = (new[column] * factor).round(2)
+    new.to_csv(folder / "wine-new-vintage.csv", index=False)
+    traffic: pd.DataFrame = new.drop(columns=LABEL)
+    return traffic
+
+
 @cv.step(validate_inputs={"part": WINE})
 def clean(part: pd.DataFrame) -> pd.DataFrame:
     """Check one delivered file against the schema and drop duplicate wines."""
