@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from conveyor.cli._data import data_group
+from conveyor.cli._deploy import deploy_command
 from conveyor.cli._models import models_group
 from conveyor.cli._monitor import monitor_group
 from conveyor.cli._serve import serve_command
@@ -141,6 +142,7 @@ app.add_command(data_group)
 app.add_command(models_group)
 app.add_command(monitor_group)
 app.add_command(serve_command)
+app.add_command(deploy_command)
 
 
 @app.command("quickstart")

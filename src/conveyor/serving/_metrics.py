@@ -20,6 +20,7 @@ from prometheus_client import (
     generate_latest,
 )
 from prometheus_client.multiprocess import MultiProcessCollector
+from prometheus_client.registry import Collector
 
 from conveyor.serving._batcher import BatchStats
 from conveyor.serving._models import LoadedVersion
@@ -61,6 +62,7 @@ _MAX_CLASSES: Final = 50  # beyond this, counting predictions per class makes to
 class ServingMetrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
+        self._computed: list[Collector] = []
         r = self.registry
         self.requests = Counter(
             "conveyor_requests",
@@ -185,9 +187,17 @@ class ServingMetrics:
                 if isinstance(output, int | float):
                     values.observe(float(output))
 
+    def add_computed(self, collector: Collector) -> None:
+        """A collector whose values are computed at scrape time rather than counted by this
+        process, so with several workers it is exported once, not summed."""
+        self.registry.register(collector)
+        self._computed.append(collector)
+
     def render(self) -> tuple[bytes, str]:
         if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
             merged = CollectorRegistry()
             MultiProcessCollector(merged)  # type: ignore[no-untyped-call]
+            for collector in self._computed:
+                merged.register(collector)
             return generate_latest(merged), CONTENT_TYPE_LATEST
         return generate_latest(self.registry), CONTENT_TYPE_LATEST

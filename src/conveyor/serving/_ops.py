@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -28,7 +30,8 @@ async def readyz(request: Request) -> Response:
 
 
 async def metrics(request: Request) -> Response:
-    data, content_type = _service(request).metrics.render()
+    # off the event loop: a scrape may read monitor evaluations from the metadata store
+    data, content_type = await asyncio.to_thread(_service(request).metrics.render)
     return Response(data, media_type=content_type)
 
 

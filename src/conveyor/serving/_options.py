@@ -27,6 +27,7 @@ class ServingOptions:
     log_predictions: bool = True
     prediction_log_rows: int = 10_000  # buffered rows; more are dropped (and counted)
     prediction_log_flush_s: float = 5.0
+    monitor_metrics_ttl_s: float = 5.0  # how long /metrics reuses monitor evaluations it read
 
     def __post_init__(self) -> None:
         if self.max_batch_size < 1:
@@ -50,6 +51,10 @@ class ServingOptions:
         if self.prediction_log_flush_s <= 0:
             raise ConfigurationError(
                 f"prediction_log_flush_s must be more than 0, got {self.prediction_log_flush_s}"
+            )
+        if self.monitor_metrics_ttl_s < 0:
+            raise ConfigurationError(
+                f"monitor_metrics_ttl_s must be 0 or more, got {self.monitor_metrics_ttl_s}"
             )
         if any(not key for key in self.api_keys):
             raise ConfigurationError("an API key must not be empty")

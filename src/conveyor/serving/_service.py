@@ -23,6 +23,7 @@ from conveyor.serving._batcher import Batcher, BatchStats, Prediction, Predictio
 from conveyor.serving._errors import ClientError
 from conveyor.serving._metrics import ServingMetrics
 from conveyor.serving._models import LoadedVersion, ServedModel, load_version
+from conveyor.serving._monitor_metrics import monitor_metrics
 from conveyor.serving._options import ServingOptions
 from conveyor.serving._predlog import LoggedPrediction, PredictionLog
 from conveyor.serving._rows import Rows, conform
@@ -56,6 +57,9 @@ class Service:
                     ref=ref,
                 )
             self.models[served.name] = served
+        self.metrics.add_computed(
+            monitor_metrics(self.workspace.metadata, self.models, options.monitor_metrics_ttl_s)
+        )
         self.batchers = {
             name: Batcher(
                 name,
