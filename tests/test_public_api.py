@@ -12,6 +12,7 @@ import conveyor.data
 import conveyor.engine
 import conveyor.errors
 import conveyor.monitoring
+import conveyor.scheduling
 import conveyor.serving
 import conveyor.store
 import conveyor.testing
@@ -28,6 +29,7 @@ import conveyor.testing
         conveyor.data,
         conveyor.errors,
         conveyor.monitoring,
+        conveyor.scheduling,
         conveyor.serving,
         conveyor.testing,
     ],

@@ -69,6 +69,12 @@ from conveyor.core._errors import (
     RunNotFound as RunNotFound,
 )
 from conveyor.core._errors import (
+    ScheduleNotFound as ScheduleNotFound,
+)
+from conveyor.core._errors import (
+    SchedulerError as SchedulerError,
+)
+from conveyor.core._errors import (
     StepFailed as StepFailed,
 )
 from conveyor.core._errors import (
@@ -104,6 +110,8 @@ __all__ = [
     "RegistryError",
     "RunFailed",
     "RunNotFound",
+    "ScheduleNotFound",
+    "SchedulerError",
     "StepFailed",
     "StepTimeout",
     "StoreError",

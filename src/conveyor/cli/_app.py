@@ -12,6 +12,7 @@ from conveyor.cli._data import data_group
 from conveyor.cli._deploy import deploy_command
 from conveyor.cli._models import models_group
 from conveyor.cli._monitor import monitor_group
+from conveyor.cli._schedule import schedule_group, scheduler_command
 from conveyor.cli._serve import serve_command
 
 
@@ -142,6 +143,8 @@ app.add_command(data_group)
 app.add_command(models_group)
 app.add_command(monitor_group)
 app.add_command(serve_command)
+app.add_command(schedule_group)
+app.add_command(scheduler_command)
 app.add_command(deploy_command)
 
 

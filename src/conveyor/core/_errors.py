@@ -9,7 +9,9 @@ ConveyorError
 ├── DataSourceError
 ├── DataValidationError
 ├── RegistryError ──────────── ModelNotFound, GateFailed
-└── StoreError ─────────────── ArtifactNotFound, ArtifactCorrupted, RunNotFound, DatasetNotFound
+├── SchedulerError
+└── StoreError ─────────────── ArtifactNotFound, ArtifactCorrupted, RunNotFound, DatasetNotFound,
+                               ScheduleNotFound
 
 Warnings: ConveyorWarning ── PickleFallbackWarning, NoActiveRunWarning.
 
@@ -127,6 +129,14 @@ class MonitorNotFound(StoreError):
 
 class MonitoringError(ConveyorError):
     """A monitor is defined wrongly, or could not be evaluated or act."""
+
+
+class SchedulerError(ConveyorError):
+    """A schedule is defined wrongly, or the scheduler cannot run (another one holds the lease)."""
+
+
+class ScheduleNotFound(StoreError):
+    """No schedule has the given id or name."""
 
 
 class ConveyorWarning(UserWarning):

@@ -24,6 +24,7 @@ from conveyor.store._ports import ArtifactStore as ArtifactStore
 from conveyor.store._ports import MetadataStore as MetadataStore
 from conveyor.store._ports import MonitorStore as MonitorStore
 from conveyor.store._ports import RegistryStore as RegistryStore
+from conveyor.store._ports import ScheduleStore as ScheduleStore
 from conveyor.store._ports import TrackingStore as TrackingStore
 from conveyor.store._records import RUN_STATUSES as RUN_STATUSES
 from conveyor.store._records import STEP_STATUSES as STEP_STATUSES
@@ -35,6 +36,16 @@ from conveyor.store._records import RunStatus as RunStatus
 from conveyor.store._records import StepRunRecord as StepRunRecord
 from conveyor.store._records import StepStatus as StepStatus
 from conveyor.store._records import WriteBatch as WriteBatch
+from conveyor.store._schedule_checks import schedule_name as check_schedule_name
+from conveyor.store._schedule_records import FIRE_STATUSES as FIRE_STATUSES
+from conveyor.store._schedule_records import MISSED_POLICIES as MISSED_POLICIES
+from conveyor.store._schedule_records import TRIGGER_KINDS as TRIGGER_KINDS
+from conveyor.store._schedule_records import FireStatus as FireStatus
+from conveyor.store._schedule_records import LeaseRecord as LeaseRecord
+from conveyor.store._schedule_records import MissedPolicy as MissedPolicy
+from conveyor.store._schedule_records import ScheduleFire as ScheduleFire
+from conveyor.store._schedule_records import ScheduleRecord as ScheduleRecord
+from conveyor.store._schedule_records import TriggerKind as TriggerKind
 from conveyor.store._tracking_records import ATTRIBUTES as RUN_ATTRIBUTES
 from conveyor.store._tracking_records import AliasMove as AliasMove
 from conveyor.store._tracking_records import Condition as Condition
@@ -64,9 +75,12 @@ def open_metadata_store(url: str) -> MetadataStore:
 
 
 __all__ = [
+    "FIRE_STATUSES",
+    "MISSED_POLICIES",
     "RUN_ATTRIBUTES",
     "RUN_STATUSES",
     "STEP_STATUSES",
+    "TRIGGER_KINDS",
     "AliasMove",
     "ArtifactLink",
     "ArtifactRecord",
@@ -74,14 +88,17 @@ __all__ = [
     "Condition",
     "DatasetVersionRecord",
     "FieldKind",
+    "FireStatus",
     "Folder",
     "FsspecArtifactStore",
     "GateDecision",
+    "LeaseRecord",
     "LoggedArtifact",
     "MemoryArtifactStore",
     "MemoryMetadataStore",
     "MetadataStore",
     "MetricPoint",
+    "MissedPolicy",
     "ModelSummary",
     "ModelVersionRecord",
     "MonitorAction",
@@ -98,15 +115,20 @@ __all__ = [
     "RunRecord",
     "RunStatus",
     "RunTable",
+    "ScheduleFire",
+    "ScheduleRecord",
+    "ScheduleStore",
     "StepRunRecord",
     "StepStatus",
     "TrackingBatch",
     "TrackingStore",
+    "TriggerKind",
     "WriteBatch",
     "check_alias_name",
     "check_dataset_name",
     "check_model_name",
     "check_monitor_name",
+    "check_schedule_name",
     "check_tracking_key",
     "open_artifact_store",
     "open_metadata_store",

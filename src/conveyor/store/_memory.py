@@ -17,6 +17,7 @@ from conveyor.core._errors import ArtifactCorrupted, ArtifactNotFound, RunNotFou
 from conveyor.core._hashing import content_address
 from conveyor.store import _checks, _search
 from conveyor.store._memory_monitors import MemoryMonitors
+from conveyor.store._memory_schedules import MemorySchedules
 from conveyor.store._records import (
     ArtifactRecord,
     DatasetVersionRecord,
@@ -83,7 +84,7 @@ class _Tracked:
     artifacts: dict[str, LoggedArtifact] = dataclasses.field(default_factory=dict)
 
 
-class MemoryMetadataStore(MemoryMonitors):
+class MemoryMetadataStore(MemoryMonitors, MemorySchedules):
     """The whole metadata store in dicts, behind one lock.
 
     Records are normalised on the way in (UTC datetimes, values through JSON) and copied on the
@@ -91,7 +92,8 @@ class MemoryMetadataStore(MemoryMonitors):
     """
 
     def __init__(self) -> None:
-        super().__init__()
+        MemoryMonitors.__init__(self)
+        MemorySchedules.__init__(self)
         self._lock = threading.Lock()
         self._runs: dict[str, RunRecord] = {}
         self._artifacts: dict[str, ArtifactRecord] = {}

@@ -23,6 +23,12 @@ from conveyor.store._records import (
     StepRunRecord,
     WriteBatch,
 )
+from conveyor.store._schedule_records import (
+    FireStatus,
+    LeaseRecord,
+    ScheduleFire,
+    ScheduleRecord,
+)
 from conveyor.store._tracking_records import (
     AliasMove,
     GateDecision,
@@ -186,7 +192,75 @@ class MonitorStore(Protocol):
         ...
 
 
-class MetadataStore(TrackingStore, RegistryStore, MonitorStore, Protocol):
+class ScheduleStore(Protocol):
+    """Schedules, every fire with its outcome, the files a file trigger has seen, and the
+    lease that lets one scheduler at a time run them."""
+
+    def add_schedule(
+        self, record: ScheduleRecord, seen_files: Collection[str] = ()
+    ) -> ScheduleRecord:
+        """Store a new schedule, and the files it is to treat as seen already, in one
+        transaction. Its id and its name (when given) must be new (StoreError)."""
+        ...
+
+    def get_schedule(self, ref: str) -> ScheduleRecord:
+        """The schedule with this id or name, or ScheduleNotFound naming the ones there are."""
+        ...
+
+    def list_schedules(self) -> list[ScheduleRecord]:
+        """Oldest first."""
+        ...
+
+    def delete_schedule(self, ref: str) -> ScheduleRecord:
+        """Remove the schedule (by id or name) and its seen files; its fires are kept."""
+        ...
+
+    def seen_files(self, schedule_id: str) -> set[str]: ...
+
+    def record_fire(
+        self,
+        fire: ScheduleFire,
+        *,
+        handled_until: datetime | None = None,
+        seen_files: Collection[str] = (),
+    ) -> ScheduleFire:
+        """Store the fire, move the schedule's ``handled_until`` (when given) and add the seen
+        files, in one transaction, so a slot is never both handled and not recorded. The
+        schedule must exist (ScheduleNotFound). Returns the fire with its id."""
+        ...
+
+    def update_fire(self, fire: ScheduleFire) -> ScheduleFire:
+        """Replace the status, end, run id, reason, host and pid of the fire with ``fire.id``
+        (StoreError if there is none); its schedule and times of due and start stay."""
+        ...
+
+    def fires(
+        self, schedule_id: str | None = None, *, status: FireStatus | None = None, limit: int = 100
+    ) -> list[ScheduleFire]:
+        """Newest first; of one schedule and with one status when given."""
+        ...
+
+    def acquire_lease(
+        self, lease: LeaseRecord, now: datetime, *, replacing: str | None = None
+    ) -> LeaseRecord:
+        """Take ``lease.name`` for ``lease.holder`` if nobody holds it, its lease expired by
+        ``now``, or it is held by ``lease.holder`` or ``replacing`` (a holder known to be gone).
+        Atomic across processes and hosts. Returns the lease in force afterwards: ``lease``
+        when taken, otherwise the current holder's."""
+        ...
+
+    def renew_lease(self, name: str, holder: str, expires_at: datetime) -> bool:
+        """Extend ``holder``'s lease; False if it no longer holds it."""
+        ...
+
+    def release_lease(self, name: str, holder: str) -> None:
+        """Give the lease up if ``holder`` holds it; otherwise do nothing."""
+        ...
+
+    def get_lease(self, name: str) -> LeaseRecord | None: ...
+
+
+class MetadataStore(TrackingStore, RegistryStore, MonitorStore, ScheduleStore, Protocol):
     """Runs, step runs, artifacts and their lineage; named dataset versions; tracking; models.
 
     Every method is safe to call from several threads and several processes at once.

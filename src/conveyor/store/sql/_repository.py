@@ -45,6 +45,12 @@ from conveyor.store._records import (
     StepRunRecord,
     WriteBatch,
 )
+from conveyor.store._schedule_records import (
+    FireStatus,
+    LeaseRecord,
+    ScheduleFire,
+    ScheduleRecord,
+)
 from conveyor.store._tracking_records import (
     AliasMove,
     GateDecision,
@@ -73,6 +79,7 @@ from conveyor.store.sql._engine import (
 from conveyor.store.sql._migrate import migrate
 from conveyor.store.sql._monitors import SqlMonitors
 from conveyor.store.sql._registry import SqlRegistry
+from conveyor.store.sql._schedules import SqlSchedules
 from conveyor.store.sql._tables import artifacts, runs, step_run_artifacts, step_runs
 from conveyor.store.sql._tracking import SqlTracking
 
@@ -130,6 +137,7 @@ class SqlMetadataStore:
         self._tracking = SqlTracking(engine, self._reader, self._run)
         self._registry = SqlRegistry(engine, self._reader, self._run)
         self._monitors = SqlMonitors(engine, self._reader, self._run)
+        self._schedules = SqlSchedules(engine, self._reader, self._run)
         self._insert_run = insert(runs)
         self._find_cached = _with_its_links(
             select(*_rows.STEP_COLUMNS)
@@ -454,6 +462,56 @@ class SqlMetadataStore:
 
     def actions(self, monitor: str, evaluation_id: int | None = None) -> list[MonitorAction]:
         return self._monitors.actions(monitor, evaluation_id)
+
+    # -- schedules (delegated) -----------------------------------------------------------
+
+    def add_schedule(
+        self, record: ScheduleRecord, seen_files: Collection[str] = ()
+    ) -> ScheduleRecord:
+        return self._schedules.add(record, seen_files)
+
+    def get_schedule(self, ref: str) -> ScheduleRecord:
+        return self._schedules.get(ref)
+
+    def list_schedules(self) -> list[ScheduleRecord]:
+        return self._schedules.all()
+
+    def delete_schedule(self, ref: str) -> ScheduleRecord:
+        return self._schedules.delete(ref)
+
+    def seen_files(self, schedule_id: str) -> set[str]:
+        return self._schedules.seen(schedule_id)
+
+    def record_fire(
+        self,
+        fire: ScheduleFire,
+        *,
+        handled_until: datetime | None = None,
+        seen_files: Collection[str] = (),
+    ) -> ScheduleFire:
+        return self._schedules.record_fire(fire, handled_until, seen_files)
+
+    def update_fire(self, fire: ScheduleFire) -> ScheduleFire:
+        return self._schedules.update_fire(fire)
+
+    def fires(
+        self, schedule_id: str | None = None, *, status: FireStatus | None = None, limit: int = 100
+    ) -> list[ScheduleFire]:
+        return self._schedules.fires(schedule_id, status, limit)
+
+    def acquire_lease(
+        self, lease: LeaseRecord, now: datetime, *, replacing: str | None = None
+    ) -> LeaseRecord:
+        return self._schedules.acquire_lease(lease, now, replacing)
+
+    def renew_lease(self, name: str, holder: str, expires_at: datetime) -> bool:
+        return self._schedules.renew_lease(name, holder, expires_at)
+
+    def release_lease(self, name: str, holder: str) -> None:
+        self._schedules.release_lease(name, holder)
+
+    def get_lease(self, name: str) -> LeaseRecord | None:
+        return self._schedules.get_lease(name)
 
     def close(self) -> None:
         self._engine.dispose()

@@ -373,3 +373,59 @@ monitor_actions = Table(
     Column("detail", JSON(), nullable=False),
     Index("ix_monitor_actions_monitor_evaluation_id", "monitor", "evaluation_id"),
 )
+
+# -- schedules --------------------------------------------------------------------------------
+
+schedules = Table(
+    "schedules",
+    metadata,
+    Column("id", String(ID), primary_key=True),
+    Column("name", String(DATASET_NAME), unique=True),  # NULL: unnamed; NULLs never clash
+    Column("target", Text(), nullable=False),
+    Column("pipeline", String(NAME), nullable=False),
+    Column("params", JSON(), nullable=False),
+    Column("trigger", String(16), nullable=False),
+    Column("spec", Text(), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("timezone", String(64), nullable=False),
+    Column("missed", String(16), nullable=False),
+    Column("workdir", Text(), nullable=False),
+    Column("handled_until", UtcDateTime()),
+)
+
+schedule_seen_files = Table(
+    "schedule_seen_files",
+    metadata,
+    # No foreign key: the rows go with their schedule in delete_schedule's transaction.
+    Column("schedule_id", String(ID)),
+    Column("path", Text()),
+    PrimaryKeyConstraint("schedule_id", "path"),
+)
+
+schedule_fires = Table(
+    "schedule_fires",
+    metadata,
+    Column("id", _SEQ, primary_key=True),
+    Column("schedule_id", String(ID), nullable=False),  # no foreign key: history outlives it
+    Column("due_at", UtcDateTime(), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("started_at", UtcDateTime(), nullable=False),
+    Column("finished_at", UtcDateTime()),
+    Column("run_id", String(ID)),
+    Column("reason", Text(), nullable=False),
+    Column("host", String(NAME), nullable=False),
+    Column("pid", Integer()),
+    Index("ix_schedule_fires_schedule_id_id", "schedule_id", "id"),
+    Index("ix_schedule_fires_status", "status"),
+)
+
+scheduler_leases = Table(
+    "scheduler_leases",
+    metadata,
+    Column("name", String(100), primary_key=True),
+    Column("holder", String(NAME), nullable=False),
+    Column("host", String(NAME), nullable=False),
+    Column("pid", Integer(), nullable=False),
+    Column("acquired_at", UtcDateTime(), nullable=False),
+    Column("expires_at", UtcDateTime(), nullable=False),
+)
