@@ -215,8 +215,8 @@ def scheduler_command(poll: float, once: bool, stop_timeout: float) -> None:
 
     One scheduler runs per store: a second one, on this machine or another sharing the
     database, refuses to start. Each pipeline runs in a process of its own; every fire is
-    recorded (`conveyor schedule show`). Monitors are evaluated every spec.every_seconds
-    seconds (default 300).
+    recorded (`conveyor schedule show`). Each monitor is evaluated on its own
+    interval (its `every`).
     """
     from conveyor.scheduling import run_scheduler
 

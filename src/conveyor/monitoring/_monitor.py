@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from conveyor.core import Settings
+from conveyor.core._durations import format_duration
 from conveyor.core._errors import ConveyorError, MonitoringError
 from conveyor.engine import Workspace
 from conveyor.monitoring._actions import Action, actions_from_data
@@ -58,7 +59,7 @@ class Monitor:
             "name": self.name,
             "model": self.model,
             "window": _window_text(self.window),
-            "every": _duration_text(self.every),
+            "every": format_duration(self.every),
             "min_rows": self.min_rows,
             "rules": [r.to_dict() for r in self.rules],
             "actions": [a.to_dict() for a in self.actions],
@@ -91,12 +92,10 @@ class Monitor:
 
     @classmethod
     def from_record(cls, record: MonitorRecord) -> Monitor:
-        spec = {k: v for k, v in record.spec.items() if k != "every_seconds"}
-        return cls.from_dict({"name": record.name, "model": record.model, **spec})
+        return cls.from_dict({"name": record.name, "model": record.model, **record.spec})
 
     def record(self, at: datetime) -> MonitorRecord:
         spec = {k: v for k, v in self.to_dict().items() if k not in ("name", "model")}
-        spec["every_seconds"] = self.every.total_seconds()  # read by the scheduler
         return MonitorRecord(self.name, self.model, spec, created_at=at, updated_at=at)
 
 
@@ -207,12 +206,4 @@ def _checked(
 
 
 def _window_text(window: timedelta | int) -> object:
-    return window if isinstance(window, int) else _duration_text(window)
-
-
-def _duration_text(span: timedelta) -> str:
-    seconds = span.total_seconds()
-    for unit, size in (("w", 604800), ("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size and seconds % size == 0:
-            return f"{int(seconds // size)}{unit}"
-    return f"{seconds:g}s"
+    return window if isinstance(window, int) else format_duration(window)

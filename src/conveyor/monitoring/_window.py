@@ -11,13 +11,13 @@ from __future__ import annotations
 import json
 import math
 import os
-import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING
 
 from conveyor.core import Settings, load_settings
+from conveyor.core._durations import parse_duration
 from conveyor.core._errors import ConveyorError
 from conveyor.data._predlog_files import FIXED, PREDICTION
 from conveyor.data._predlog_read import read_feedback, read_predictions
@@ -26,8 +26,6 @@ if TYPE_CHECKING:
     import polars as pl
 
 Window = str | timedelta | int
-_UNITS: Final = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-_DURATION: Final = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*")
 
 
 def parse_window(window: Window) -> timedelta | int:
@@ -47,11 +45,12 @@ def parse_window(window: Window) -> timedelta | int:
             raise ConveyorError(f"a window must be a positive duration, got {window}")
         return window
     if isinstance(window, str):
-        match = _DURATION.fullmatch(window)
-        if match and float(match[1]) > 0:
-            return timedelta(seconds=float(match[1]) * _UNITS[match[2]])
+        span = parse_duration(window)
+        if span is not None and span > timedelta(0):
+            return span
     raise ConveyorError(
-        f"window {window!r} is neither a duration (30m, 1h, 7d: s, m, h, d or w) nor a row count",
+        f"window {window!r} is neither a duration (30m, 1h30m, 7d: s, m, h, d or w) nor a row "
+        "count",
         window=str(window),
     )
 

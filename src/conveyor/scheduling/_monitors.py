@@ -1,4 +1,4 @@
-"""Evaluating the stored monitors, each every ``spec["every_seconds"]`` seconds.
+"""Evaluating the stored monitors, each on its own interval (``spec["every"]``, e.g. ``10m``).
 
 A monitor is due when its newest recorded evaluation (or the scheduler's last attempt, for an
 evaluation that failed before recording anything) is that old. Evaluations run in worker
@@ -8,13 +8,13 @@ logged and the scheduler goes on.
 
 from __future__ import annotations
 
-import math
 import threading
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from conveyor.core import Settings
+from conveyor.core._durations import parse_duration
 from conveyor.store import MetadataStore, MonitorRecord
 
 DEFAULT_EVERY_SECONDS = 300.0
@@ -36,20 +36,16 @@ def evaluate_in_process(settings: Settings, clock: Callable[[], datetime]) -> Ev
 
 def every(monitor: MonitorRecord) -> tuple[timedelta, str]:
     """How often the monitor is evaluated, and a complaint when its spec says it badly."""
-    value = monitor.spec.get("every_seconds")
+    value = monitor.spec.get("every")
     if value is None:
         return timedelta(seconds=DEFAULT_EVERY_SECONDS), ""
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, int | float)
-        or not math.isfinite(value)
-        or value <= 0
-    ):
+    span = parse_duration(value) if isinstance(value, str) else None
+    if span is None or span <= timedelta(0):
         return timedelta(seconds=DEFAULT_EVERY_SECONDS), (
-            f"monitor {monitor.name}: every_seconds must be a number > 0, got {value!r}; "
+            f"monitor {monitor.name}: every must be a duration such as 10m, got {value!r}; "
             f"evaluating it every {DEFAULT_EVERY_SECONDS:g} seconds"
         )
-    return timedelta(seconds=float(value)), ""
+    return span, ""
 
 
 class MonitorTicker:

@@ -14,12 +14,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from cronsim import CronSim, CronSimError
 
+from conveyor.core._durations import parse_duration
 from conveyor.core._errors import SchedulerError
 from conveyor.store import ScheduleRecord
 
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-_INTERVAL = re.compile(r"(?:\d+(?:\.\d+)?[smhd])+|\d+(?:\.\d+)?")
-_PART = re.compile(r"(\d+(?:\.\d+)?)([smhd])")
+_SECONDS = re.compile(r"\d+(?:\.\d+)?")
 _MIN_INTERVAL = 1.0  # a run per second at most: anything faster is a loop, not a schedule
 _ONE_SECOND = timedelta(seconds=1)
 _MICRO = timedelta(microseconds=1)
@@ -85,17 +84,17 @@ TimeTrigger = Cron | Every
 
 def parse_interval(text: str) -> float:
     """Seconds in ``10m``, ``90s``, ``1h30m``, ``2d`` or a bare number of seconds."""
-    compact = text.strip().lower().replace(" ", "")
-    if not _INTERVAL.fullmatch(compact):
+    span = parse_duration(text)
+    if span is not None:
+        seconds = span.total_seconds()
+    elif _SECONDS.fullmatch(text.strip()):
+        seconds = float(text)
+    else:
         raise SchedulerError(
-            f"{text!r} is not an interval: use a number with s, m, h or d, e.g. 30s, 10m, "
+            f"{text!r} is not an interval: use a number with s, m, h, d or w, e.g. 30s, 10m, "
             "1h30m, 1d",
             every=text,
         )
-    if compact[-1].isdigit():
-        seconds = float(compact)
-    else:
-        seconds = sum(float(n) * _UNITS[unit] for n, unit in _PART.findall(compact))
     if not math.isfinite(seconds) or seconds < _MIN_INTERVAL:
         raise SchedulerError(f"an interval is at least 1 second, got {text!r}", every=text)
     return seconds

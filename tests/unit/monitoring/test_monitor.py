@@ -90,7 +90,7 @@ def test_a_monitor_round_trips_through_its_stored_shape(settings: Settings) -> N
     assert isinstance(retrain, cv.Retrain)
     assert retrain.pipeline == f"{Path.cwd() / 'pipeline.py'}:churn"  # resolved when defined
     record = Workspace.for_api(settings).metadata.get_monitor("churn-drift")
-    assert record.spec["every_seconds"] == 3600.0
+    assert record.spec["every"] == "1h"  # what the scheduler reads
 
 
 @pytest.mark.parametrize(

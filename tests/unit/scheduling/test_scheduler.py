@@ -426,7 +426,7 @@ def add_monitor(world: World, name: str, spec: dict[str, object]) -> None:
 
 
 def test_monitors_are_evaluated_each_on_its_own_interval(world: World) -> None:
-    add_monitor(world, "fast", {"every_seconds": 60})
+    add_monitor(world, "fast", {"every": "1m"})
     add_monitor(world, "default", {})
     evaluations = Evaluations(world)
     scheduler = world.scheduler(evaluate=evaluations)
@@ -440,8 +440,8 @@ def test_monitors_are_evaluated_each_on_its_own_interval(world: World) -> None:
 
 
 def test_a_failing_evaluation_is_logged_and_retried_only_when_due_again(world: World) -> None:
-    add_monitor(world, "broken", {"every_seconds": 60})
-    add_monitor(world, "odd", {"every_seconds": "soon"})
+    add_monitor(world, "broken", {"every": "1m"})
+    add_monitor(world, "odd", {"every": "soon"})
     evaluations = Evaluations(world, failing=True)
     scheduler = world.scheduler(evaluate=evaluations)
     scheduler.start()
@@ -452,7 +452,7 @@ def test_a_failing_evaluation_is_logged_and_retried_only_when_due_again(world: W
     assert evaluations.calls.count("broken") == 2
     assert evaluations.calls.count("odd") == 1
     assert "monitor broken: evaluation failed: RuntimeError: the model is gone" in world.logs
-    assert sum("every_seconds must be a number > 0" in line for line in world.logs) == 1
+    assert sum("every must be a duration such as 10m" in line for line in world.logs) == 1
 
 
 # -- stopping ---------------------------------------------------------------------------------
