@@ -19,7 +19,7 @@ from conveyor.monitoring._drift import DriftReport, drift
 from conveyor.monitoring._json import json_safe
 from conveyor.monitoring._monitor import Monitor
 from conveyor.monitoring._rules import DriftRule, MetricRule, Rule
-from conveyor.monitoring._window import Performance, features, performance, window
+from conveyor.monitoring._window import Performance, features, performance_of, window
 from conveyor.store import MonitorAction, MonitorAlert, MonitorEvaluation
 
 if TYPE_CHECKING:
@@ -194,9 +194,7 @@ def _measure(found: Monitor, end: datetime, settings: Settings) -> _Measured:
     try:
         _drifts(found, version, frame, measured, settings)
         if any(isinstance(r, MetricRule) for r in found.rules):
-            measured.performance = performance(
-                found.model, found.window, now=end, settings=settings
-            )
+            measured.performance = performance_of(frame, found.model, None, settings)
     except ConveyorError as exc:
         measured.status, measured.message = "error", str(exc)
     return measured

@@ -138,7 +138,13 @@ def performance(
         task: ``"classification"`` or ``"regression"``; default: classification when the
             labels are text, booleans or whole numbers with few distinct values.
     """
-    frame = _read_window(model, window, now, settings)
+    return performance_of(_read_window(model, window, now, settings), model, task, settings)
+
+
+def performance_of(
+    frame: pl.DataFrame, model: str, task: str | None, settings: Settings | None
+) -> Performance:
+    """``performance`` of a window already read with ``window()``."""
     truth, predicted = _labelled(frame, _labels(model, frame, settings))
     kind = task or _task(truth)
     if kind not in {"classification", "regression"}:
