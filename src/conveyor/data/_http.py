@@ -1,7 +1,7 @@
 """``cv.read_http``: the records of a paged JSON API as a lazy ``Dataset`` of one partition
 that reads one page at a time.
 
-What belongs here: fetching with retries, finding the records and the next page's URL in a
+What belongs here: finding the records and the next page's URL in a
 response, and turning a page's records into an Arrow table. Only the standard library speaks
 HTTP here (``urllib.request``); nothing is cached between reads.
 """
@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import re
 import secrets
-import time
 import urllib.parse
 from collections.abc import Generator, Mapping
 from dataclasses import dataclass, field
@@ -19,16 +18,15 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from conveyor.core._errors import ConveyorError, DataSourceError
 from conveyor.core._hashing import hash_parts
+from conveyor.core._http import HttpFailure, send, snippet
 from conveyor.data._dataset import Dataset
 from conveyor.data._partitions import StreamedPartition
 
 if TYPE_CHECKING:
-    import urllib.error
     from email.message import Message
 
     import pyarrow as pa
 
-_SNIPPET = 200  # characters of a response body an error message shows
 _USER_AGENT = "conveyor"
 _LINK = re.compile(r"<([^>]*)>((?:\s*;\s*[^;,]+)*)")
 # query parameters whose values messages hide: API keys, tokens, signed-URL signatures
@@ -161,47 +159,19 @@ class HttpPartition(StreamedPartition):
     def _get(self, url: str) -> tuple[bytes, Message, str]:
         """The body, headers and URL (after redirects) of a 2xx response, retrying what may
         pass."""
-        # imported here: urllib.request pulls in ssl and email, too much for `import conveyor`
-        import http.client
-        import urllib.error
         import urllib.request
 
         request = urllib.request.Request(
             url,
             headers={"Accept": "application/json", "User-Agent": _USER_AGENT, **dict(self.headers)},
         )
-        attempts = self.retries + 1
-        problem = ""
-        status: int | None = None
-        for attempt in range(attempts):
-            if attempt:
-                time.sleep(self.backoff * 2 ** (attempt - 1))
-            try:
-                with urllib.request.urlopen(request, timeout=self.timeout) as response:
-                    return response.read(), response.headers, response.geturl()
-            except urllib.error.HTTPError as exc:
-                status, body = exc.code, _error_body(exc)
-                # 429 (too many requests) passes with time, like a server error; other 4xx
-                # statuses say the request itself is wrong, and retrying cannot change that
-                if exc.code < 500 and exc.code != 429:
-                    raise DataSourceError(
-                        f"GET {_shown(url)}: HTTP {exc.code} {exc.reason}: {_snippet(body)}",
-                        source=self.source,
-                        status=exc.code,
-                    ) from None
-                problem = f"HTTP {exc.code}"
-            except ValueError as exc:  # urllib's word for a URL it cannot use
-                raise DataSourceError(f"GET {_shown(url)}: {exc}", source=self.source) from None
-            except TimeoutError:
-                status, problem = None, f"no answer within {self.timeout:g} s"
-            except (OSError, http.client.HTTPException) as exc:  # URLError is an OSError
-                status, problem = None, _connection_problem(exc, self.timeout)
-        raise DataSourceError(
-            f"GET {_shown(url)}: {problem} after {attempts} attempt{'s' if attempts > 1 else ''}",
-            source=self.source,
-            status=status,
-            attempts=attempts,
-        )
+        try:
+            return send(request, timeout=self.timeout, retries=self.retries, backoff=self.backoff)
+        except HttpFailure as failure:
+            details: dict[str, object] = {"source": self.source, "status": failure.status}
+            if failure.attempts > 1:
+                details["attempts"] = failure.attempts
+            raise DataSourceError(f"GET {_shown(url)}: {failure.problem}", **details) from None
 
     def _page(self, url: str, body: bytes, headers: Message) -> tuple[list[Any], str | None]:
         """The page's records and the URL of the page after it, if any."""
@@ -209,7 +179,7 @@ class HttpPartition(StreamedPartition):
             data = json.loads(body)
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise DataSourceError(
-                f"GET {_shown(url)}: the response is not valid JSON ({exc}): {_snippet(body)}",
+                f"GET {_shown(url)}: the response is not valid JSON ({exc}): {snippet(body)}",
                 source=self.source,
             ) from None
         if isinstance(data, list):
@@ -227,7 +197,7 @@ class HttpPartition(StreamedPartition):
         else:
             raise DataSourceError(
                 f"GET {_shown(url)}: expected a JSON list of records or an object holding one, "
-                f"got {type(data).__name__}: {_snippet(body)}",
+                f"got {type(data).__name__}: {snippet(body)}",
                 source=self.source,
             )
         for i, record in enumerate(records):
@@ -273,29 +243,6 @@ def _link_next(headers: Message) -> str | None:
                 if name.strip().lower() == "rel" and "next" in rel.strip().strip('"').split():
                     return str(target)
     return None
-
-
-def _error_body(exc: urllib.error.HTTPError) -> bytes:
-    try:
-        return exc.read(64 * 1024)
-    except Exception:  # the body is only for the message: a status without it still says enough
-        return b""
-    finally:
-        exc.close()
-
-
-def _connection_problem(exc: BaseException, timeout: float) -> str:
-    reason = getattr(exc, "reason", exc)  # URLError wraps the socket's error
-    if isinstance(reason, TimeoutError):
-        return f"no answer within {timeout:g} s"
-    return f"connection failed ({reason})"
-
-
-def _snippet(body: bytes) -> str:
-    text = " ".join(body.decode("utf-8", "replace").split())
-    if not text:
-        return "(empty body)"
-    return repr(text if len(text) <= _SNIPPET else text[:_SNIPPET] + "…")
 
 
 def _shown(url: str) -> str:

@@ -10,13 +10,12 @@ import json
 import logging
 import os
 import string
-import time
-import urllib.error
-import urllib.request
+import urllib.parse
 from datetime import UTC, datetime
 from pathlib import Path
 
 from conveyor.core._errors import ConveyorError, GateFailed
+from conveyor.core._http import HttpFailure, send
 from conveyor.engine import Workspace, load_pipeline, run_pipeline
 from conveyor.monitoring._actions import Action, Log, Promote, Retrain, Webhook, gate_to_dict
 from conveyor.monitoring._json import json_safe
@@ -24,7 +23,7 @@ from conveyor.monitoring._monitor import Monitor
 from conveyor.store import ModelVersionRecord, MonitorAction, MonitorEvaluation
 
 log = logging.getLogger("conveyor.monitoring")
-_BACKOFF_SECONDS = 0.5
+_BACKOFF_S = 0.5
 
 
 class _Skipped(Exception):
@@ -123,28 +122,28 @@ def _link(monitor: Monitor, evaluation: MonitorEvaluation, ws: Workspace) -> str
 
 
 def _webhook(action: Webhook, body: dict[str, object]) -> dict[str, object]:
-    data = json.dumps(body, default=str).encode()
+    import urllib.request
+
     headers = {"Content-Type": "application/json", "User-Agent": "conveyor-monitor"}
     headers.update({k: _expand(v) for k, v in action.headers.items()})
-    last: Exception | None = None
-    for attempt in range(action.retries + 1):
-        request = urllib.request.Request(action.url, data=data, headers=headers, method="POST")
-        try:
-            with urllib.request.urlopen(request, timeout=action.timeout) as answer:
-                return {"url": action.url, "status_code": answer.status, "attempts": attempt + 1}
-        except urllib.error.HTTPError as exc:
-            if exc.code < 500:  # the receiver refused the body: sending it again will not help
-                raise ConveyorError(
-                    f"webhook {action.url} answered {exc.code} {exc.reason}", status_code=exc.code
-                ) from exc
-            last = exc
-        except (urllib.error.URLError, TimeoutError, OSError) as exc:
-            last = exc
-        if attempt < action.retries:
-            time.sleep(_BACKOFF_SECONDS * 2**attempt)
-    raise ConveyorError(
-        f"webhook {action.url} failed after {action.retries + 1} attempts: {last}"
-    ) from last
+    data = json.dumps(body, default=str).encode()
+    request = urllib.request.Request(action.url, data=data, headers=headers, method="POST")
+    shown = _shown(action.url)
+    try:
+        send(request, timeout=action.timeout, retries=action.retries, backoff=_BACKOFF_S)
+    except HttpFailure as failure:
+        raise ConveyorError(
+            f"webhook {shown}: {failure.problem}", url=shown, status_code=failure.status
+        ) from None
+    return {"url": shown}
+
+
+def _shown(url: str) -> str:
+    """A webhook's URL as stored and shown: its host only, since chat and paging services put
+    the secret in the path."""
+    parts = urllib.parse.urlsplit(url)
+    host = parts.netloc.rsplit("@", 1)[-1]
+    return f"{parts.scheme}://{host}/…" if parts.path.strip("/") else f"{parts.scheme}://{host}"
 
 
 def _expand(value: str) -> str:

@@ -28,12 +28,13 @@ def settings(tmp_path: Path) -> Settings:
 
 
 class Receiver:
-    """A local HTTP server that keeps every JSON body POSTed to it."""
+    """A local HTTP server that keeps every JSON body POSTed to it and answers with
+    ``statuses`` in turn (the last one from then on)."""
 
-    def __init__(self, status: int = 200) -> None:
+    def __init__(self, *statuses: int) -> None:
         self.bodies: list[dict[str, Any]] = []
         self.headers: list[dict[str, str]] = []
-        self.status = status
+        self.statuses = list(statuses or (200,))
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -41,7 +42,8 @@ class Receiver:
                 length = int(self.headers["Content-Length"])
                 receiver.bodies.append(json.loads(self.rfile.read(length)))
                 receiver.headers.append(dict(self.headers))
-                self.send_response(receiver.status)
+                status = receiver.statuses[min(len(receiver.bodies), len(receiver.statuses)) - 1]
+                self.send_response(status)
                 self.end_headers()
 
             def log_message(self, *args: object) -> None:
@@ -255,7 +257,7 @@ def test_a_metric_rule_fires_on_live_accuracy_from_feedback(settings: Settings) 
 def test_a_failing_webhook_is_recorded_and_the_next_action_still_runs(
     settings: Settings,
 ) -> None:
-    failing = Receiver(status=400)
+    failing = Receiver(400)
     try:
         register(settings)
         send(settings, training(300, shift=1.0))
@@ -270,8 +272,31 @@ def test_a_failing_webhook_is_recorded_and_the_next_action_still_runs(
     finally:
         failing.server.shutdown()
     webhook, logged = check.actions
-    assert webhook.status == "failed" and "answered 400" in str(webhook.detail["error"])
+    assert webhook.status == "failed"
+    assert "HTTP 400" in str(webhook.detail["error"])
+    assert len(failing.bodies) == 1  # a 4xx is the receiver refusing the body: not retried
+    assert "/hook" not in json.dumps(webhook.detail)  # the path of a webhook URL is a secret
     assert logged.status == "succeeded"
+
+
+def test_a_webhook_answered_with_a_server_error_is_sent_again(settings: Settings) -> None:
+    flaky = Receiver(503, 200)
+    try:
+        register(settings)
+        send(settings, training(300, shift=1.0))
+        cv.monitor(
+            "m",
+            "churn@production",
+            rules=[cv.DriftRule(share_of_features=0.5)],
+            actions=[cv.Webhook(flaky.url, retries=1)],
+            settings=settings,
+        )
+        (webhook,) = evaluate("m", now=NOON, settings=settings).actions
+    finally:
+        flaky.server.shutdown()
+    assert webhook.status == "succeeded"
+    assert len(flaky.bodies) == 2
+    assert flaky.bodies[0] == flaky.bodies[1]
 
 
 def test_the_html_report_is_self_contained(settings: Settings) -> None:
