@@ -13,6 +13,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.tree import Tree
 
+from conveyor.core._json import finite
 from conveyor.engine import Lineage
 from conveyor.store import RunRecord, StepRunRecord
 from conveyor.tracking import TrackedRun
@@ -194,17 +195,7 @@ def value_text(value: object) -> str:
 
 def json_text(document: object) -> str:
     """``document`` as strict JSON: NaN and infinities, which JSON lacks, become null."""
-    return json.dumps(_finite(document), indent=2, default=str, allow_nan=False)
-
-
-def _finite(value: object) -> object:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, Mapping):
-        return {str(k): _finite(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_finite(v) for v in value]
-    return value
+    return json.dumps(finite(document), indent=2, default=str, allow_nan=False)
 
 
 def _n(value: int | None) -> str:

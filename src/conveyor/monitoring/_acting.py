@@ -16,9 +16,9 @@ from pathlib import Path
 
 from conveyor.core._errors import ConveyorError, GateFailed
 from conveyor.core._http import HttpFailure, send
+from conveyor.core._json import finite
 from conveyor.engine import Workspace, load_pipeline, run_pipeline
 from conveyor.monitoring._actions import Action, Log, Promote, Retrain, Webhook, gate_to_dict
-from conveyor.monitoring._json import json_safe
 from conveyor.monitoring._monitor import Monitor
 from conveyor.store import ModelVersionRecord, MonitorAction, MonitorEvaluation
 
@@ -245,5 +245,5 @@ def _kind(action: Action) -> str:
 
 
 def _plain(detail: dict[str, object]) -> dict[str, object]:
-    plain: object = json.loads(json.dumps(json_safe(detail), default=str))
+    plain: object = json.loads(json.dumps(finite(detail), default=str))
     return plain  # type: ignore[return-value]

@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING
 
 from conveyor.core import Settings
 from conveyor.core._errors import ConveyorError
+from conveyor.core._json import finite
 from conveyor.engine import Workspace
 from conveyor.monitoring._drift import DriftReport, drift
-from conveyor.monitoring._json import json_safe
 from conveyor.monitoring._monitor import Monitor
 from conveyor.monitoring._rules import DriftRule, MetricRule, Rule
 from conveyor.monitoring._window import Performance, features, performance_of, window
@@ -123,7 +123,7 @@ def evaluate(
         rows=measured.rows,
         status=status,  # type: ignore[arg-type]
         figures=measured.figures(),
-        rules=tuple(json_safe(r) for r in rules),  # type: ignore[misc]
+        rules=tuple(finite(r) for r in rules),  # type: ignore[misc]
         message=measured.message or _summary(rules, status),
     )
     was_firing = {str(r["rule"]) for r in (previous.rules if previous else ()) if r.get("firing")}
@@ -167,9 +167,9 @@ class _Measured:
         if self.drift is not None:
             report = self.drift.to_dict()
             report.pop("reference_rows", None)
-            found["drift"] = json_safe(report)
+            found["drift"] = finite(report)
         if self.performance is not None:
-            found["performance"] = json_safe(self.performance.to_dict())
+            found["performance"] = finite(self.performance.to_dict())
         return found
 
 
