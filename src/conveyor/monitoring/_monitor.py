@@ -16,7 +16,7 @@ from conveyor.core._durations import format_duration
 from conveyor.core._errors import ConveyorError, MonitoringError
 from conveyor.engine import Workspace
 from conveyor.monitoring._actions import Action, actions_from_data
-from conveyor.monitoring._rules import Rule, rules_from_data
+from conveyor.monitoring._rules import Rule, at_least_one, rules_from_data
 from conveyor.monitoring._window import Window, parse_window
 from conveyor.store import MonitorRecord, check_model_name, check_monitor_name
 
@@ -192,14 +192,12 @@ def _checked(
         if not isinstance(parsed, timedelta):
             raise MonitoringError(f"every is a duration such as '5m', got {every!r}")
         interval = parsed
-    if isinstance(min_rows, bool) or not isinstance(min_rows, int) or min_rows < 1:
-        raise MonitoringError(f"min_rows must be a whole number >= 1, got {min_rows!r}")
     return Monitor(
         name=name,
         model=model,
         window=span,
         every=interval,
-        min_rows=min_rows,
+        min_rows=at_least_one("min_rows", min_rows),
         rules=rules_from_data(rules),
         actions=actions_from_data(actions, base),
     )

@@ -62,7 +62,7 @@ class DriftRule:
             if isinstance(self.columns, str) or not all(isinstance(c, str) for c in self.columns):
                 raise MonitoringError("DriftRule(columns=...) takes a list of column names")
             object.__setattr__(self, "columns", tuple(self.columns))
-        _windows(self.for_windows)
+        at_least_one("for_windows", self.for_windows)
 
     @property
     def method(self) -> str:
@@ -125,15 +125,8 @@ class MetricRule:
                 op=str(self.op),
             )
         _number(f"MetricRule({self.metric!r}) threshold", self.threshold)
-        _windows(self.for_windows)
-        if (
-            isinstance(self.min_labelled, bool)
-            or not isinstance(self.min_labelled, int)
-            or self.min_labelled < 1
-        ):
-            raise MonitoringError(
-                f"min_labelled must be a whole number >= 1, got {self.min_labelled!r}"
-            )
+        at_least_one("for_windows", self.for_windows)
+        at_least_one("min_labelled", self.min_labelled)
 
     def breached(self, value: float) -> bool:
         return COMPARISONS[self.op](value, self.threshold)
@@ -207,6 +200,7 @@ def _fraction(what: str, value: object, *, zero_ok: bool) -> None:
         raise MonitoringError(f"{what} must be in (0, 1], got {value!r}")
 
 
-def _windows(value: object) -> None:
+def at_least_one(what: str, value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise MonitoringError(f"for_windows must be a whole number >= 1, got {value!r}")
+        raise MonitoringError(f"{what} must be a whole number >= 1, got {value!r}")
+    return value

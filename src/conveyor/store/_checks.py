@@ -96,6 +96,13 @@ def step_status(status: str) -> str:
     return _one_of(status, STEP_STATUSES, "step run")
 
 
+def limit(value: int) -> int:
+    """``value`` if it can cap how many records a read returns."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise StoreError(f"limit must be a whole number >= 1, got {value!r}")
+    return value
+
+
 def json_dumps(value: object) -> str:
     """The JSON text every adapter stores. NaN and infinity are refused because PostgreSQL's
     JSON type refuses them, and the adapters must agree."""

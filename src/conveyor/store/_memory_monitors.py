@@ -8,7 +8,7 @@ import threading
 from collections.abc import Collection, Sequence
 from typing import TypeVar
 
-from conveyor.store import _monitor_checks
+from conveyor.store import _checks, _monitor_checks
 from conveyor.store._monitor_records import (
     MonitorAction,
     MonitorAlert,
@@ -72,7 +72,7 @@ class MemoryMonitors:
         return _copied(evaluation), [_copied(a) for a in stored]
 
     def evaluations(self, monitor: str, limit: int = 100) -> list[MonitorEvaluation]:
-        _monitor_checks.limit(limit)
+        _checks.limit(limit)
         with self._monitor_lock:
             found = [e for e in reversed(self._evaluations) if e.monitor == monitor][:limit]
         return [_copied(e) for e in found]
@@ -87,7 +87,7 @@ class MemoryMonitors:
         return [_copied(latest[name]) for name in sorted(latest)]
 
     def alerts(self, monitor: str | None = None, limit: int = 100) -> list[MonitorAlert]:
-        _monitor_checks.limit(limit)
+        _checks.limit(limit)
         with self._monitor_lock:
             found = [a for a in reversed(self._alerts) if monitor in (None, a.monitor)][:limit]
         return [_copied(a) for a in found]

@@ -112,7 +112,7 @@ class MemorySchedules:
     def fires(
         self, schedule_id: str | None = None, *, status: FireStatus | None = None, limit: int = 100
     ) -> list[ScheduleFire]:
-        _schedule_checks.limit(limit)
+        _checks.limit(limit)
         _schedule_checks.fire_status(status)
         with self._schedule_lock:
             found = [

@@ -85,12 +85,6 @@ def action(record: MonitorAction) -> MonitorAction:
     )
 
 
-def limit(value: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise StoreError(f"limit must be a whole number >= 1, got {value!r}")
-    return value
-
-
 def monitor_not_found(name: str, existing: Iterable[str]) -> MonitorNotFound:
     names = sorted(existing)
     there = ", ".join(names[:20]) + (", …" if len(names) > 20 else "") if names else "none"

@@ -118,12 +118,6 @@ def paths(values: Iterable[str]) -> list[str]:
     return sorted(found)
 
 
-def limit(value: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise StoreError(f"limit must be a whole number >= 1, got {value!r}")
-    return value
-
-
 def fire_status(status: str | None) -> str | None:
     if status is not None and status not in FIRE_STATUSES:
         raise StoreError(

@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import Engine, bindparam, delete, func, insert, select, update
 
-from conveyor.store import _monitor_checks
+from conveyor.store import _checks, _monitor_checks
 from conveyor.store._monitor_records import (
     MonitorAction,
     MonitorAlert,
@@ -130,7 +130,7 @@ class SqlMonitors:
             select(*_EVALUATION)
             .where(_e.monitor == monitor)
             .order_by(_e.id.desc())
-            .limit(_monitor_checks.limit(limit))
+            .limit(_checks.limit(limit))
         )
         return self._evaluations(query, "read monitor evaluations")
 
@@ -146,7 +146,7 @@ class SqlMonitors:
         query = select(*_ALERT).order_by(monitor_alerts.c.id.desc())
         if monitor is not None:
             query = query.where(monitor_alerts.c.monitor == monitor)
-        query = query.limit(_monitor_checks.limit(limit))
+        query = query.limit(_checks.limit(limit))
 
         def action() -> list[MonitorAlert]:
             with self._reader.connect() as connection:

@@ -181,7 +181,7 @@ class SqlSchedules:
     def fires(
         self, schedule_id: str | None, status: FireStatus | None, limit: int
     ) -> list[ScheduleFire]:
-        query = select(*_FIRE).order_by(_f.id.desc()).limit(_schedule_checks.limit(limit))
+        query = select(*_FIRE).order_by(_f.id.desc()).limit(_checks.limit(limit))
         if schedule_id is not None:
             query = query.where(_f.schedule_id == schedule_id)
         if _schedule_checks.fire_status(status) is not None:
