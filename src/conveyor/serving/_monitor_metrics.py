@@ -196,8 +196,4 @@ class MonitorMetrics:
 def monitor_metrics(store: MonitorStore, models: Collection[str], ttl_s: float) -> MonitorMetrics:
     """The collector of the evaluations of monitors watching the model names ``models``."""
     names = sorted(set(models))
-
-    def read() -> list[MonitorEvaluation]:
-        return [e for e in store.latest_evaluations(models=names) if e.model in names]
-
-    return MonitorMetrics(read, ttl_s=ttl_s)
+    return MonitorMetrics(lambda: store.latest_evaluations(models=names), ttl_s=ttl_s)
