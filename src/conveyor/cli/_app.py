@@ -12,6 +12,7 @@ from conveyor.cli._data import data_group
 from conveyor.cli._deploy import deploy_command
 from conveyor.cli._models import models_group
 from conveyor.cli._monitor import monitor_group
+from conveyor.cli._options import params_option
 from conveyor.cli._schedule import schedule_group, scheduler_command
 from conveyor.cli._serve import serve_command
 
@@ -42,14 +43,7 @@ def app() -> None:
 
 @app.command("run")
 @click.argument("ref", metavar="FILE[:PIPELINE]")
-@click.option(
-    "-p",
-    "--param",
-    "params",
-    multiple=True,
-    metavar="KEY=VALUE",
-    help="A run parameter; converted to the annotated type. Repeatable.",
-)
+@params_option
 @click.option("--no-cache", is_flag=True, help="Execute every step even if cached.")
 @click.option(
     "--workers", type=click.IntRange(min=1), default=None, help="How many steps may run at once."

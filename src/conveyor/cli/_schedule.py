@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING
 
 import click
 
+from conveyor.cli._options import params_option
+
 if TYPE_CHECKING:
     from rich.table import Table
 
@@ -45,14 +47,7 @@ def schedule_group() -> None:
     help="Run when files matching GLOB appear that were not seen before, e.g. "
     "'data/incoming/*.csv' (** matches any depth).",
 )
-@click.option(
-    "-p",
-    "--param",
-    "params",
-    multiple=True,
-    metavar="KEY=VALUE",
-    help="A run parameter, as `conveyor run` takes it. Repeatable.",
-)
+@params_option
 @click.option("--name", default=None, help="A name to refer to the schedule by.")
 @click.option(
     "--missed",
