@@ -4,6 +4,7 @@ temporary folder, and a monitor that retrains and promotes through a gate."""
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 from textwrap import dedent
 
@@ -214,7 +215,5 @@ def test_a_promotion_after_a_failed_retrain_is_skipped(
     assert cv.models.aliases("churn", settings=settings) == {"production": 1}
 
 
-def _now() -> object:
-    from datetime import UTC, datetime
-
+def _now() -> datetime:
     return datetime.now(UTC)

@@ -3,10 +3,7 @@ started, used and stopped gracefully."""
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -22,10 +19,8 @@ from sklearn.tree import DecisionTreeClassifier
 import conveyor as cv
 from conveyor.testing import settings_for
 from tests._cli import invoke
-from tests.serving._servers import free_port, wait_until
+from tests.serving._servers import start_serve, wait_until
 from tests.serving._slow_model import Slow
-
-REPO = Path(__file__).resolve().parents[2]
 
 
 def _register(home: Path) -> np.ndarray:  # type: ignore[type-arg]
@@ -100,41 +95,14 @@ def cv_app() -> object:
     return app
 
 
-def _start(home: Path, *args: str) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    env = {**os.environ, "CONVEYOR_HOME": str(home), "PYTHONPATH": str(REPO)}
-    env.pop("CONVEYOR_DB_URL", None)
-    env.pop("CONVEYOR_ARTIFACTS", None)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "conveyor", "serve", *args, "--port", str(port)],
-        env=env,
-        cwd=home.parent,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    return process, f"http://127.0.0.1:{port}"
-
-
-def _ready(process: subprocess.Popen[bytes], url: str) -> None:
-    def ready() -> bool:
-        if process.poll() is not None:
-            output = process.stdout.read().decode() if process.stdout else ""
-            raise AssertionError(f"the server exited: {output}")
-        try:
-            return httpx.get(f"{url}/readyz", timeout=5).status_code == 200
-        except httpx.TransportError:
-            return False
-
-    wait_until(ready, 120, "the server did not become ready")
-
-
 @pytest.mark.slow
 def test_two_workers_share_metrics(tmp_path: Path) -> None:
     home = tmp_path / "home"
     x = _register(home)
-    process, url = _start(home, "bc@production", "--workers", "2")
+    # /readyz is answered by one worker; the other may still load
+    server = start_serve(home, "bc@production", "--workers", "2")
+    process, url = server.process, server.url
     try:
-        _ready(process, url)  # /readyz is answered by one worker; the other may still load
         body = {"data": x[:2].tolist()}
         streak = 0
 
@@ -172,10 +140,10 @@ def test_stopping_drains_requests_in_flight(tmp_path: Path) -> None:
     settings = settings_for(home)
     x, _ = load_breast_cancer(return_X_y=True)
     cv.models.register("slow", Slow(1.5), reference=x, flavor="python", settings=settings)
-    process, url = _start(home, "slow", "--max-latency-ms", "0")
+    server = start_serve(home, "slow", "--max-latency-ms", "0")
+    process, url = server.process, server.url
     statuses: list[int] = []
     try:
-        _ready(process, url)
 
         def call() -> None:
             answer = httpx.post(f"{url}/predict", json={"data": x[:1].tolist()}, timeout=60)

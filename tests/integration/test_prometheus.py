@@ -3,12 +3,10 @@ a monitor that fires becomes a firing ``ConveyorMonitorFiring`` alert."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,11 +16,18 @@ import yaml
 
 from tests._prometheus import ALERTS, binary
 from tests.serving._churn import register_churn
-from tests.serving._servers import free_port, wait_until
+from tests.serving._servers import (
+    Process,
+    conveyor_env,
+    conveyor_serve,
+    free_port,
+    start_process,
+    stop_process,
+    wait_until,
+)
 
 pytestmark = pytest.mark.slow
 
-REPO = Path(__file__).resolve().parents[2]
 MONITOR_YAML = """\
 name: churn-drift
 model: churn@production
@@ -32,52 +37,6 @@ rules:
 actions:
   - log: {}
 """
-
-
-@dataclass(frozen=True)
-class Process:
-    process: subprocess.Popen[bytes]
-    url: str
-    log: Path
-
-    def output(self) -> str:
-        return self.log.read_text(errors="replace")[-4000:]
-
-    def check_running(self) -> None:
-        if self.process.poll() is not None:
-            raise AssertionError(f"{self.process.args!r} exited:\n{self.output()}")
-
-
-def _start(command: list[str], url: str, log: Path, **kwargs: Any) -> Process:
-    with log.open("wb") as out:  # the child keeps its own descriptor
-        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, **kwargs)
-    return Process(process, url, log)
-
-
-def _stop(started: Process) -> None:
-    if started.process.poll() is None:
-        started.process.terminate()
-        try:
-            started.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            started.process.kill()
-            started.process.wait()
-
-
-def _answers(started: Process, path: str) -> bool:
-    started.check_running()
-    try:
-        return httpx.get(started.url + path, timeout=5).status_code == 200
-    except httpx.TransportError:
-        return False
-
-
-def _env(home: Path) -> dict[str, str]:
-    """The environment of a ``conveyor`` process working on the store in ``home``."""
-    env = {**os.environ, "CONVEYOR_HOME": str(home), "PYTHONPATH": str(REPO)}
-    for name in ("CONVEYOR_DB_URL", "CONVEYOR_ARTIFACTS", "PROMETHEUS_MULTIPROC_DIR"):
-        env.pop(name, None)
-    return env
 
 
 @pytest.fixture(autouse=True)
@@ -95,20 +54,8 @@ def home(tmp_path: Path) -> Path:
 @pytest.fixture
 def server(home: Path) -> Iterator[Process]:
     """``conveyor serve churn@production`` in a process of its own."""
-    port = free_port()
-    command = [sys.executable, "-m", "conveyor", "serve", "churn@production", "--port", str(port)]
-    started = _start(
-        command,
-        f"http://127.0.0.1:{port}",
-        home.parent / "serve.log",
-        env=_env(home),
-        cwd=home.parent,
-    )
-    try:
-        wait_until(lambda: _answers(started, "/readyz"), 120, "the server did not become ready")
+    with conveyor_serve(home, "churn@production") as started:
         yield started
-    finally:
-        _stop(started)
 
 
 @pytest.fixture
@@ -130,12 +77,12 @@ def prometheus(prometheus_binary: str, server: Process, tmp_path: Path) -> Itera
         f"--web.listen-address=127.0.0.1:{port}",
         "--log.level=warn",
     ]
-    started = _start(command, f"http://127.0.0.1:{port}", tmp_path / "prometheus.log")
+    started = start_process(command, f"http://127.0.0.1:{port}", tmp_path / "prometheus.log")
     try:
-        wait_until(lambda: _answers(started, "/-/ready"), 60, "prometheus did not become ready")
+        wait_until(lambda: started.answers("/-/ready"), 60, "prometheus did not become ready")
         yield started
     finally:
-        _stop(started)
+        stop_process(started)
 
 
 def _send_drifted_traffic(url: str) -> None:
@@ -155,7 +102,7 @@ def _evaluate_monitor(home: Path, spec: Path) -> None:
 
     def run(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [*conveyor, *args], env=_env(home), capture_output=True, text=True, check=False
+            [*conveyor, *args], env=conveyor_env(home), capture_output=True, text=True, check=False
         )
 
     applied = run("apply", str(spec))
