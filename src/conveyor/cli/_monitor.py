@@ -101,9 +101,7 @@ def monitor_list(as_json: bool) -> None:
     found = list_monitors(settings=settings)
     latest = {e.monitor: e for e in Workspace.for_api(settings).metadata.latest_evaluations()}
     if as_json:
-        click.echo(
-            _json([{**m.to_dict(), "latest": _evaluation_json(latest.get(m.name))} for m in found])
-        )
+        click.echo(_json([{**m.to_dict(), "latest": _latest(latest.get(m.name))} for m in found]))
         return
     from rich.markup import escape
 
@@ -144,6 +142,11 @@ def monitor_show(name: str) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of tables.")
 def monitor_history(name: str, limit: int, as_json: bool) -> None:
     from conveyor.engine import Workspace
+    from conveyor.monitoring._documents import (
+        action_document,
+        alert_document,
+        evaluation_document,
+    )
 
     store = Workspace.for_api(_settings()).metadata
     store.get_monitor(name)  # MonitorNotFound names the monitors there are
@@ -153,26 +156,9 @@ def monitor_history(name: str, limit: int, as_json: bool) -> None:
         click.echo(
             _json(
                 {
-                    "evaluations": [_evaluation_json(e) for e in found],
-                    "alerts": [
-                        {
-                            "evaluation_id": a.evaluation_id,
-                            "rule": a.rule,
-                            "message": a.message,
-                            "raised_at": a.raised_at.isoformat(),
-                        }
-                        for a in store.alerts(name, limit=limit)
-                    ],
-                    "actions": [
-                        {
-                            "evaluation_id": a.evaluation_id,
-                            "kind": a.kind,
-                            "status": a.status,
-                            "finished_at": a.finished_at.isoformat(),
-                            "detail": dict(a.detail),
-                        }
-                        for a in actions
-                    ],
+                    "evaluations": [evaluation_document(e) for e in found],
+                    "alerts": [alert_document(a) for a in store.alerts(name, limit=limit)],
+                    "actions": [action_document(a) for a in actions],
                 }
             )
         )
@@ -261,20 +247,10 @@ def show_check(check: Check, indent: str = "") -> None:
         _console.print(f"{indent}action {action.kind}: {action.status}  {escape(detail)}")
 
 
-def _evaluation_json(e: MonitorEvaluation | None) -> dict[str, object] | None:
-    if e is None:
-        return None
-    return {
-        "id": e.id,
-        "evaluated_at": e.evaluated_at.isoformat(),
-        "model": e.model,
-        "version": e.version,
-        "rows": e.rows,
-        "status": e.status,
-        "message": e.message,
-        "rules": [dict(r) for r in e.rules],
-        "figures": dict(e.figures),
-    }
+def _latest(evaluation: MonitorEvaluation | None) -> dict[str, object] | None:
+    from conveyor.monitoring._documents import evaluation_document
+
+    return None if evaluation is None else evaluation_document(evaluation)
 
 
 def _read_yaml(file: Path) -> list[Mapping[str, object]]:

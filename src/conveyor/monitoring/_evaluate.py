@@ -16,6 +16,11 @@ from conveyor.core import Settings
 from conveyor.core._errors import ConveyorError
 from conveyor.core._json import finite
 from conveyor.engine import Workspace
+from conveyor.monitoring._documents import (
+    action_document,
+    alert_document,
+    evaluation_document,
+)
 from conveyor.monitoring._drift import DriftReport, drift
 from conveyor.monitoring._monitor import Monitor
 from conveyor.monitoring._rules import DriftRule, MetricRule, Rule
@@ -58,26 +63,11 @@ class Check:
         return self.evaluation.status == "firing"
 
     def to_dict(self) -> dict[str, object]:
-        e = self.evaluation
         return {
             "monitor": self.monitor.to_dict(),
-            "evaluation": {
-                "id": e.id,
-                "model": e.model,
-                "version": e.version,
-                "evaluated_at": e.evaluated_at.isoformat(),
-                "window_start": e.window_start.isoformat() if e.window_start else None,
-                "window_end": e.window_end.isoformat() if e.window_end else None,
-                "rows": e.rows,
-                "status": e.status,
-                "message": e.message,
-                "rules": [dict(r) for r in e.rules],
-                "figures": dict(e.figures),
-            },
-            "alerts": [{"rule": a.rule, "message": a.message} for a in self.alerts],
-            "actions": [
-                {"kind": a.kind, "status": a.status, "detail": dict(a.detail)} for a in self.actions
-            ],
+            "evaluation": evaluation_document(self.evaluation),
+            "alerts": [alert_document(a) for a in self.alerts],
+            "actions": [action_document(a) for a in self.actions],
         }
 
 
