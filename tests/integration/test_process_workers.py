@@ -135,3 +135,24 @@ def test_a_cached_rerun_of_a_map_ends_with_no_worker_left(
     assert again.status == "succeeded", again.failed_steps
     assert [s.status for s in again.steps if s.name.startswith("leave_a_note")] == ["cached"]
     assert all(code is not None for code in _wait_ended(multiprocessing.active_children()))
+
+
+def test_a_pipeline_file_named_like_a_module_already_loaded_runs_in_worker_processes(
+    tmp_path: Path, settings: Settings
+) -> None:
+    """Two projects' pipeline.py in one process (a scheduler retraining both): the second is
+    imported under a made-up module name, which worker processes must not need to import."""
+    from conveyor.engine import load_pipeline
+
+    source = (Path(__file__).parents[1] / "pipelines" / "basic.py").read_text()
+    paths = []
+    for project in ("a", "b"):
+        (tmp_path / project).mkdir()
+        paths.append(tmp_path / project / "pipeline.py")
+        paths[-1].write_text(source)
+    first, _ = load_pipeline(f"{paths[0]}:basic")
+    second, _ = load_pipeline(f"{paths[1]}:basic")
+    assert first.fn.__module__ != second.fn.__module__  # the second had to be renamed
+    for pipe in (first, second):
+        run = pipe.run(executor="processes", workers=2, no_cache=True, settings=settings, n=5)
+        assert run.status == "succeeded", [s.error for s in run.failed_steps]
