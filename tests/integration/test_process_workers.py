@@ -104,9 +104,14 @@ def test_reading_a_csv_range_does_not_import_pandas(tmp_path: Path) -> None:
 
 
 def _wait_ended(processes: list[multiprocessing.Process]) -> list[int | None]:
+    """The processes' exit codes once they have ended. The pool's own thread reaps its
+    workers too: a join that loses that race returns before the exit code is stored, so the
+    code is waited for, not read once."""
     deadline = time.monotonic() + 60
     for process in processes:
         process.join(max(0.0, deadline - time.monotonic()))
+    while any(p.exitcode is None for p in processes) and time.monotonic() < deadline:
+        time.sleep(0.01)
     return [process.exitcode for process in processes]
 
 
