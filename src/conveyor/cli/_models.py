@@ -434,12 +434,9 @@ def _settings() -> Settings:
 
 
 def _table(*columns: str) -> Table:
-    from rich.table import Table
+    from conveyor.cli._render import table
 
-    table = Table(box=None, pad_edge=False)
-    for column in columns:
-        table.add_column(column, no_wrap=column not in _WRAPPED)
-    return table
+    return table(*columns, wrapped=_WRAPPED)
 
 
 def _aliases(held: Mapping[str, int]) -> str:

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from conveyor.store import MonitorEvaluation
 
 NOTHING = "—"
-_STYLE = {"firing": "bold red", "ok": "green", "no_data": "yellow", "error": "yellow"}
+_WRAPPED = ("message", "detail", "rule")  # free text: wraps on a narrow terminal
 
 
 @click.group("monitor")
@@ -276,7 +276,9 @@ def _read_yaml(file: Path) -> list[Mapping[str, object]]:
 
 
 def _status(status: str) -> str:
-    return f"[{_STYLE.get(status, '')}]{status}[/]"
+    from conveyor.cli._render import _status as shown
+
+    return shown(status)
 
 
 def _yes(value: object) -> str:
@@ -296,9 +298,9 @@ def _json(document: object) -> str:
 
 
 def _table(*columns: str) -> Table:
-    from conveyor.cli._models import _table as table
+    from conveyor.cli._render import table
 
-    return table(*columns)
+    return table(*columns, wrapped=_WRAPPED)
 
 
 def _settings() -> Settings:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import math
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 
 from rich.console import Console
@@ -28,7 +28,21 @@ _STATUS = {
     "crashed": "bold red",
     "skipped": "yellow",
     "running": "magenta",
+    # a monitor's verdicts
+    "ok": "green",
+    "firing": "bold red",
+    "no_data": "yellow",
+    "error": "yellow",
 }
+
+
+def table(*columns: str, wrapped: Collection[str] = ()) -> Table:
+    """A borderless table; the ``wrapped`` columns hold free text that may wrap on a narrow
+    terminal, the others (ids, numbers, times) are never cut."""
+    grid = Table(box=None, pad_edge=False)
+    for column in columns:
+        grid.add_column(column, no_wrap=column not in wrapped)
+    return grid
 
 
 def _status(text: str) -> str:

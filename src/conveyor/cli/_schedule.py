@@ -273,10 +273,9 @@ def _escape(text: str) -> str:
 
 
 def _status(status: str) -> str:
-    colour = {"succeeded": "green", "failed": "bold red", "skipped": "yellow"}.get(
-        status, "magenta"
-    )
-    return f"[{colour}]{status}[/]"
+    from conveyor.cli._render import _status as shown
+
+    return shown(status)
 
 
 def _schedule_json(schedule: Schedule) -> dict[str, object]:
@@ -313,18 +312,12 @@ def _fire_json(fire: ScheduleFire) -> dict[str, object]:
 
 
 def _table(*columns: str) -> Table:
-    from rich.table import Table
+    from conveyor.cli._render import table
 
-    table = Table(box=None, pad_edge=False)
-    for column in columns:
-        table.add_column(column, no_wrap=column not in ("params", "last fire", "reason"))
-    return table
+    return table(*columns, wrapped=("params", "last fire", "reason"))
 
 
 def _print(table: Table) -> None:
-    import sys
+    from conveyor.cli._render import _console
 
-    from rich.console import Console
-
-    # piped output is read by scripts and people alike: wide enough that ids are never cut
-    Console(highlight=False, width=None if sys.stdout.isatty() else 200).print(table)
+    _console.print(table)
