@@ -20,7 +20,7 @@ from conveyor.core._json import finite
 from conveyor.engine import Workspace, load_pipeline, run_pipeline
 from conveyor.monitoring._actions import Action, Log, Promote, Retrain, Webhook, gate_to_dict
 from conveyor.monitoring._monitor import Monitor
-from conveyor.store import ModelVersionRecord, MonitorAction, MonitorEvaluation
+from conveyor.store import MonitorAction, MonitorEvaluation
 
 log = logging.getLogger("conveyor.monitoring")
 _BACKOFF_S = 0.5
@@ -175,7 +175,7 @@ def _retrain(
         raise ConveyorError(f"retraining run {run.id} {run.status}: {failed}", **detail)
     registered = [
         r.version
-        for r in _versions(monitor.model_name, ws)
+        for r in ws.metadata.list_model_versions(monitor.model_name)
         if r.run_id == run.id or (r.run_id is None and r.created_at >= started)
     ]
     detail["registered_versions"] = registered
@@ -194,7 +194,7 @@ def _promote(
             raise _Skipped("the retraining before it registered no new version")
         candidate = max(retrained)
     else:
-        candidate = max(r.version for r in _versions(name, ws))
+        candidate = max(r.version for r in ws.metadata.list_model_versions(name))
     holder = ws.metadata.aliases(name).get(action.alias)
     if holder == candidate:
         raise _Skipped(f"{name}@{candidate} already holds {action.alias!r}")
@@ -218,19 +218,10 @@ def _promote(
             settings=ws.settings,
         )
     except GateFailed as exc:
-        raise _GateRefused(str(exc), {**detail, **exc.details}) from exc
+        raise ConveyorError(exc.message, **{**detail, **exc.details}) from exc
     detail["moved"] = True
     detail["decision_id"] = move.decision_id
     return detail
-
-
-class _GateRefused(ConveyorError):
-    def __init__(self, message: str, detail: dict[str, object]) -> None:
-        super().__init__(message, **detail)
-
-
-def _versions(name: str, ws: Workspace) -> list[ModelVersionRecord]:
-    return ws.metadata.list_model_versions(name)
 
 
 def _failure(exc: BaseException) -> dict[str, object]:
