@@ -12,6 +12,7 @@ names of the modules that define the model's classes, so importing this module s
 from __future__ import annotations
 
 import platform
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Final
@@ -22,6 +23,13 @@ Save = Callable[[object, object | None], tuple[bytes, dict[str, object]]]
 Load = Callable[[bytes, Mapping[str, object]], object]
 
 FLAVORS: Final[tuple[str, ...]] = ("xgboost", "lightgbm", "torch", "sklearn", "python")
+
+# One model is deserialized at a time in a process. Loaders parse with ast (skops, numpy's
+# array headers), and CPython 3.11 keeps the AST constructor's recursion depth per interpreter:
+# two threads building ASTs at once can fail with "SystemError: AST constructor recursion depth
+# mismatch" (seen loading three models at a server's start). Deserializing is CPU-bound Python
+# under the GIL, so taking turns costs next to nothing.
+_DESERIALIZING = threading.Lock()
 
 # Flavor -> top-level package of the library. Checked in this order because XGBoost's and
 # LightGBM's estimators subclass scikit-learn's BaseEstimator: the more specific library wins.
@@ -107,7 +115,8 @@ def load_model(flavor: str, data: bytes, meta: Mapping[str, object]) -> object:
         )
     _, load = _codec(flavor)
     try:
-        return load(data, meta)
+        with _DESERIALIZING:
+            return load(data, meta)
     except RegistryError:
         raise
     except Exception as exc:

@@ -450,3 +450,48 @@ def test_importing_the_flavors_loads_no_model_library() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     loaded = {name.partition(".")[0] for name in out.stdout.split()}
     assert not loaded & {"sklearn", "skops", "xgboost", "lightgbm", "torch", "cloudpickle"}
+
+
+def test_models_are_deserialized_one_at_a_time_however_many_threads_load(
+    classification: tuple[np.ndarray, np.ndarray], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A server loads its models in threads; CPython 3.11's AST constructor, which the loaders
+    use, is not safe from two threads at once, so the loads take turns (and all succeed)."""
+    import threading
+    import time
+
+    from sklearn.linear_model import LogisticRegression
+
+    from conveyor.registry import _flavor_sklearn
+
+    saved = save_model(LogisticRegression().fit(*classification))
+    real = _flavor_sklearn.load
+    inside, most = 0, 0
+    count = threading.Lock()
+
+    def watched(data: bytes, meta: Any) -> object:
+        nonlocal inside, most
+        with count:
+            inside += 1
+            most = max(most, inside)
+        time.sleep(0.02)  # long enough for the other threads to arrive
+        try:
+            return real(data, meta)
+        finally:
+            with count:
+                inside -= 1
+
+    monkeypatch.setattr(_flavor_sklearn, "load", watched)
+    loaded: list[object] = []
+    threads = [
+        threading.Thread(
+            target=lambda: loaded.append(load_model("sklearn", saved.data, saved.meta))
+        )
+        for _ in range(4)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert most == 1
+    assert len(loaded) == 4 and all(isinstance(m, LogisticRegression) for m in loaded)
