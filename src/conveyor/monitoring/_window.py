@@ -85,8 +85,7 @@ def _read_window(
     end = now or datetime.now(UTC)
     if isinstance(span, timedelta):
         return read_predictions(artifacts, name, since=end - span, until=end)
-    frame = read_predictions(artifacts, name, until=end)
-    return frame.tail(span)
+    return read_predictions(artifacts, name, until=end, latest=span)
 
 
 def features(frame: pl.DataFrame) -> pl.DataFrame:
