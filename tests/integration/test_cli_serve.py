@@ -45,6 +45,7 @@ def test_print_k8s_gives_three_manifests(cli: CliRunner) -> None:
         "registry.local/conveyor:1.0",
         "--api-key-env",
         "CHURN_KEYS",
+        "--no-logged-probabilities",
     )
     assert result.exit_code == 0, result.output
     deployment, service, autoscaler = yaml.safe_load_all(result.output)
@@ -57,6 +58,8 @@ def test_print_k8s_gives_three_manifests(cli: CliRunner) -> None:
     assert container["image"] == "registry.local/conveyor:1.0"
     assert container["command"][:3] == ["conveyor", "serve", "churn@production"]
     assert "--api-key-env=CHURN_KEYS" in container["command"]
+    assert "--no-logged-probabilities" in container["command"]
+    assert "--no-prediction-log" not in container["command"]
     assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
     assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
     assert container["ports"] == [{"name": "http", "containerPort": 9000}]

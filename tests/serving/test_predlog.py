@@ -3,6 +3,7 @@ and predictions made through an app read back with ``read_predictions``."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import re
@@ -12,12 +13,15 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import numpy as np
 import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from sklearn.linear_model import LogisticRegression
 from starlette.testclient import TestClient
 
+import conveyor as cv
 from conveyor.data._predlog_read import read_predictions
 from conveyor.serving import _predlog as predlog_module
 from conveyor.serving import create_app
@@ -108,6 +112,34 @@ def test_a_file_has_the_layout_schema_and_values(tmp_path: Path) -> None:
     features = json.loads(table.schema.metadata[b"conveyor.features"])
     assert features == {"a": "a", "b": "b"}
     assert sample(metrics, "conveyor_prediction_log_rows_total", model="m") == 3
+
+
+def test_a_binary_classifiers_probabilities_follow_the_prediction(tmp_path: Path) -> None:
+    plog, _ = new_log(tmp_path)
+    scored = entry([[1.0, "x"], [2.0, "y"]], ["yes", "no"], request_id="r1")
+    plog.add(dataclasses.replace(scored, scores=[0.75, 0.25], scored_class="yes"))
+    plog.add(entry([[3.0, "z"]], ["no"], request_id="r2"))  # logged without a probability
+    plog.add(dataclasses.replace(entry([[4.0, "w"]], [1]), scores=[0.5], scored_class=np.int64(1)))
+    plog.close()
+
+    (path,) = files(tmp_path)
+    table = pq.read_table(path)
+    assert table.schema.names[-3:] == ["prediction", "probability", "probability_of"]
+    assert table.column("probability").type == pa.float64()
+    assert table.column("probability").to_pylist() == [0.75, 0.25, None, 0.5]
+    assert table.column("probability_of").to_pylist() == ["yes", "yes", None, "1"]
+    frame = read_predictions(str(tmp_path), "m")
+    assert frame.columns[-3:] == ["prediction", "probability", "probability_of"]
+
+
+def test_a_feature_named_like_an_output_is_renamed(tmp_path: Path) -> None:
+    plog, _ = new_log(tmp_path)
+    plog.add(entry([[0.3, 0.4]], [1], columns=("probability", "probability_of")))
+    plog.close()
+
+    (path,) = files(tmp_path)
+    names = pq.read_table(path).schema.names
+    assert names[-3:] == ["input.probability", "input.probability_of", "prediction"]
 
 
 def test_different_features_models_and_days_go_to_separate_files(tmp_path: Path) -> None:
@@ -353,6 +385,51 @@ def test_predictions_through_the_app_are_logged_on_shutdown(registered: Register
     )
     assert got["prediction"].to_list() == flowers_predictions
     assert got.select(list(flowers.columns)).rows() == list(flowers.itertuples(index=False))
+    # a binary classifier logs its probability of the second class; three classes do not
+    expected = registered.bc_model.predict_proba(registered.bc_X[:3])[:, 1].tolist()
+    assert bc["probability"].to_list() == pytest.approx(expected)
+    assert bc["probability_of"].to_list() == ["1"] * 3
+    assert "probability" not in got.columns
+
+
+def test_a_binary_model_without_a_native_path_logs_probabilities_too(
+    fresh_store: Registered,
+) -> None:
+    X = fresh_store.flowers_X
+    y = (X["petal_length"] > 3).map({True: "long", False: "short"})
+    model = LogisticRegression(max_iter=500).fit(X, y)
+    cv.models.register("petals", model, reference=X, settings=fresh_store.settings)
+    rid = uuid.uuid4().hex
+    app = create_app("petals@latest", settings=fresh_store.settings, prediction_log_flush_s=3600)
+    with TestClient(app) as client:
+        wait_loaded(client)
+        records = X.iloc[:4].to_dict(orient="records")
+        answer = client.post("/predict", json={"records": records}, headers={"x-request-id": rid})
+        assert answer.status_code == 200, answer.text
+        assert "probabilities" not in answer.json()  # logged, not answered unless asked
+
+    got = read_predictions(fresh_store.settings.artifacts, "petals")
+    assert got["probability"].to_list() == pytest.approx(
+        model.predict_proba(X.iloc[:4])[:, 1].tolist()
+    )
+    assert got["probability_of"].to_list() == ["short"] * 4  # classes_ sorted: long, short
+
+
+def test_logged_probabilities_can_be_turned_off(fresh_store: Registered) -> None:
+    app = create_app(
+        "bc@production",
+        settings=fresh_store.settings,
+        prediction_log_flush_s=3600,
+        log_probabilities=False,
+    )
+    with TestClient(app) as client:
+        wait_loaded(client)
+        answer = client.post("/predict", json={"data": fresh_store.bc_X[:2].tolist()})
+        assert answer.status_code == 200, answer.text
+
+    got = read_predictions(fresh_store.settings.artifacts, "bc")
+    assert got.height == 2
+    assert "probability" not in got.columns
 
 
 @pytest.mark.slow

@@ -13,6 +13,8 @@ import click
 from conveyor.core._errors import ConfigurationError
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from conveyor.serving import ServingOptions
 
 _GRACEFUL_SHUTDOWN_S = 30
@@ -66,6 +68,20 @@ _GRACEFUL_SHUTDOWN_S = 30
     help="Largest request body accepted (413 beyond).",
 )
 @click.option("--no-prediction-log", is_flag=True, help="Do not log requests and predictions.")
+@click.option(
+    "--no-logged-probabilities",
+    is_flag=True,
+    help="Do not compute and log a binary classifier's probability with each prediction "
+    "(live AUC needs it).",
+)
+@click.option(
+    "--monitor-metrics-ttl",
+    type=click.FloatRange(min=0),
+    default=5.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="How long /metrics reuses the monitor evaluations it read from the store.",
+)
 @click.option("--access-log", is_flag=True, help="Log every request line (uvicorn's log).")
 @click.option(
     "--log-level",
@@ -97,6 +113,8 @@ def serve_command(
     poll_interval: float,
     max_body_mb: float,
     no_prediction_log: bool,
+    no_logged_probabilities: bool,
+    monitor_metrics_ttl: float,
     access_log: bool,
     log_level: str,
     print_k8s: bool,
@@ -119,6 +137,8 @@ def serve_command(
         max_body_bytes=int(max_body_mb * 1024 * 1024),
         poll_interval_s=poll_interval,
         log_predictions=not no_prediction_log,
+        log_probabilities=not no_logged_probabilities,
+        monitor_metrics_ttl_s=monitor_metrics_ttl,
     )
     if print_k8s:
         from conveyor.serving._k8s import manifests
@@ -130,6 +150,7 @@ def serve_command(
         ]
         if api_key_env:
             args.append(f"--api-key-env={api_key_env}")
+        args += [flag for flag, on in _OFF_FLAGS.items() if on(options)]
         click.echo(manifests(refs, args=args, port=port, image=image), nl=False)
         return
     if (ssl_certfile is None) != (ssl_keyfile is None):
@@ -146,6 +167,12 @@ def serve_command(
         access_log,
         log_level,
     )
+
+
+_OFF_FLAGS: dict[str, Callable[[ServingOptions], bool]] = {
+    "--no-prediction-log": lambda o: not o.log_predictions,
+    "--no-logged-probabilities": lambda o: not o.log_probabilities,
+}
 
 
 def _serve(

@@ -28,9 +28,13 @@ import pyarrow.parquet as pq
 from conveyor.core._errors import ConveyorError
 from conveyor.store import Folder
 
-# The columns every prediction row has before its features, and the one after them.
+# The columns every prediction row has before its features, and those after them: the
+# prediction, then (binary classifiers) the probability of one class and which class it is.
 FIXED: Final = ("request_id", "row", "model", "version", "protocol", "received_at", "latency_ms")
 PREDICTION: Final = "prediction"
+PROBABILITY: Final = "probability"
+PROBABILITY_OF: Final = "probability_of"
+OUTPUTS: Final = (PREDICTION, PROBABILITY, PROBABILITY_OF)
 PREDICTIONS: Final = "predictions"
 FEEDBACK: Final = "feedback"
 UNKNOWN_MODEL: Final = "_unknown"  # feedback for a request this process cannot attribute

@@ -19,7 +19,15 @@ from typing import Final
 
 import polars as pl
 
-from conveyor.data._predlog_files import FEEDBACK, FIXED, PREDICTION, PREDICTIONS, LogFolder, utc
+from conveyor.data._predlog_files import (
+    FEEDBACK,
+    FIXED,
+    OUTPUTS,
+    PREDICTION,
+    PREDICTIONS,
+    LogFolder,
+    utc,
+)
 
 _Schema = dict[str, pl.DataType | type[pl.DataType]]
 _PREDICTION_SCHEMA: Final[_Schema] = {
@@ -51,12 +59,14 @@ def read_predictions(
     latest: int | None = None,
 ) -> pl.DataFrame:
     """``model``'s logged predictions received in ``[since, until)`` (UTC; a date means its
-    midnight), oldest first: the fixed columns, then the input features, then ``prediction``.
+    midnight), oldest first: the fixed columns, the input features, ``prediction``, and
+    ``probability`` and ``probability_of`` if a binary classifier logged them.
     With ``latest``, only the last ``latest`` of those rows.
     """
     frame = _read(artifacts_url, PREDICTIONS, model, since, until, _PREDICTION_SCHEMA, latest)
-    features = [c for c in frame.columns if c not in FIXED and c != PREDICTION]
-    ordered = frame.select(*FIXED, *features, PREDICTION).sort("received_at", "request_id", "row")
+    features = [c for c in frame.columns if c not in FIXED and c not in OUTPUTS]
+    outputs = [c for c in OUTPUTS if c in frame.columns]
+    ordered = frame.select(*FIXED, *features, *outputs).sort("received_at", "request_id", "row")
     return ordered if latest is None else ordered.tail(latest)
 
 

@@ -279,7 +279,7 @@ def _outcome(rule: Rule, measured: _Measured) -> tuple[bool | None, float | None
         return None, None, f"{labelled} labelled rows, fewer than {rule.min_labelled}"
     value = live.metrics.get(rule.metric)
     if value is None:
-        return None, None, f"{rule.metric} is not measured for a {live.task} model"
+        return None, None, _unmeasured(rule.metric, live.task)
     breached = rule.breached(value)
     verb = "is" if breached else "is not"
     return (
@@ -288,6 +288,15 @@ def _outcome(rule: Rule, measured: _Measured) -> tuple[bool | None, float | None
         f"{rule.metric} {value:.4g} {verb} {rule.op} {rule.threshold:g} "
         f"on {live.labelled} labelled rows",
     )
+
+
+def _unmeasured(metric: str, task: str) -> str:
+    if metric == "auc" and task == "classification":
+        return (
+            "auc needs logged probabilities of a binary classifier and labels of both "
+            "classes in the window"
+        )
+    return f"{metric} is not measured for a {task} model"
 
 
 def _summary(rules: list[dict[str, object]], status: str) -> str:

@@ -22,7 +22,7 @@ COMPARISONS: Final[Mapping[str, Callable[[float, float], bool]]] = {
     ">": operator.gt,
     ">=": operator.ge,
 }
-LIVE_METRICS: Final = ("accuracy", "f1", "rmse", "mae")
+LIVE_METRICS: Final = ("accuracy", "f1", "auc", "rmse", "mae")
 _DRIFT_DEFAULT_PSI: Final = 0.2
 
 
@@ -100,7 +100,8 @@ class MetricRule:
     fewer than ``min_labelled`` labelled rows does not count.
 
     Args:
-        metric: ``accuracy``, ``f1`` (classification), ``rmse`` or ``mae`` (regression).
+        metric: ``accuracy``, ``f1``, ``auc`` (classification; AUC needs a binary classifier
+            whose probabilities the server logged), ``rmse`` or ``mae`` (regression).
         op: ``<``, ``<=``, ``>`` or ``>=``.
         threshold: The bound.
         for_windows: Consecutive breached windows before the monitor fires.
@@ -114,6 +115,8 @@ class MetricRule:
     min_labelled: int = 1
 
     def __post_init__(self) -> None:
+        if self.metric == "roc_auc":  # what training metrics call it
+            object.__setattr__(self, "metric", "auc")
         if self.metric not in LIVE_METRICS:
             raise MonitoringError(
                 f"unknown live metric {self.metric!r}; one of {', '.join(LIVE_METRICS)}",

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from conveyor.core import Settings, load_settings
 from conveyor.core._durations import parse_duration
 from conveyor.core._errors import ConveyorError
-from conveyor.data._predlog_files import FIXED, PREDICTION
+from conveyor.data._predlog_files import FIXED, OUTPUTS, PREDICTION, PROBABILITY, PROBABILITY_OF
 from conveyor.data._predlog_read import read_feedback, read_predictions
 
 if TYPE_CHECKING:
@@ -64,7 +64,8 @@ def window(
 ) -> pl.DataFrame:
     """The requests ``model`` answered in ``window``, one row per predicted row, oldest first:
     ``request_id``, ``row``, ``model``, ``version``, ``protocol``, ``received_at``,
-    ``latency_ms``, the input features, then ``prediction``.
+    ``latency_ms``, the input features, then ``prediction`` (and, from a binary classifier,
+    ``probability`` of the class named in ``probability_of``).
 
     Args:
         model: The model's name; ``name@alias`` is accepted and means the name (a window
@@ -90,7 +91,7 @@ def _read_window(
 
 def features(frame: pl.DataFrame) -> pl.DataFrame:
     """The input feature columns of a window (what drift is measured on)."""
-    return frame.select([c for c in frame.columns if c not in FIXED and c != PREDICTION])
+    return frame.select([c for c in frame.columns if c not in FIXED and c not in OUTPUTS])
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,8 +101,9 @@ class Performance:
     Attributes:
         task: ``"classification"`` or ``"regression"``.
         metrics: classification: ``accuracy`` and ``f1`` (two classes: of the greater one,
-            e.g. 1 or "yes"; more: macro-averaged); regression: ``rmse`` and ``mae``. Empty
-            when no row has a label.
+            e.g. 1 or "yes"; more: macro-averaged), and ``auc`` for a binary classifier
+            whose probabilities were logged, once the labels hold both classes; regression:
+            ``rmse`` and ``mae``. Empty when no row has a label.
         labelled: Rows with a label.
         rows: Rows in the window.
     """
@@ -144,17 +146,18 @@ def performance_of(
     frame: pl.DataFrame, model: str, task: str | None, settings: Settings | None
 ) -> Performance:
     """``performance`` of a window already read with ``window()``."""
-    truth, predicted = _labelled(frame, _labels(model, frame, settings))
-    kind = task or _task(truth)
+    labelled = _labelled(frame, _labels(model, frame, settings))
+    kind = task or _task(labelled.truth)
     if kind not in {"classification", "regression"}:
         raise ConveyorError(f"task must be 'classification' or 'regression', got {kind!r}")
     metrics: dict[str, float] = {}
-    if truth:
+    if labelled.truth:
         if kind == "classification":
-            metrics = _classification(truth, predicted)
+            metrics = _classification(labelled.truth, labelled.predicted)
+            metrics |= _auc(labelled)
         else:
-            metrics = _regression(truth, predicted)
-    return Performance(kind, metrics, len(truth), frame.height)
+            metrics = _regression(labelled.truth, labelled.predicted)
+    return Performance(kind, metrics, len(labelled.truth), frame.height)
 
 
 def _labels(model: str, frame: pl.DataFrame, settings: Settings | None) -> pl.DataFrame:
@@ -168,31 +171,64 @@ def _labels(model: str, frame: pl.DataFrame, settings: Settings | None) -> pl.Da
     return found.unique("request_id", keep="last", maintain_order=True)
 
 
-def _labelled(frame: pl.DataFrame, labels: pl.DataFrame) -> tuple[list[object], list[object]]:
-    """The labels (decoded from JSON) and predictions of the window's labelled rows."""
+@dataclass(slots=True)
+class _Labelled:
+    """The labelled rows of a window: label, prediction, and the logged probability of a
+    class (None where the model logged none)."""
+
+    truth: list[object]
+    predicted: list[object]
+    probability: list[float | None]
+    probability_of: list[str | None]
+
+
+def _labelled(frame: pl.DataFrame, labels: pl.DataFrame) -> _Labelled:
+    """The labels (decoded from JSON), predictions and probabilities of the labelled rows."""
     import polars as pl
 
+    found = _Labelled([], [], [], [])
     if not frame.height or not labels.height:
-        return [], []
+        return found
     rows = frame.group_by("request_id").agg(pl.len().alias("rows"))
+    scored = [
+        pl.col(c) if c in frame.columns else pl.lit(None).alias(c)
+        for c in (PROBABILITY, PROBABILITY_OF)
+    ]
     joined = (
-        frame.select("request_id", "row", PREDICTION)
+        frame.select("request_id", "row", PREDICTION, *scored)
         .join(rows, on="request_id")
         .join(labels.select("request_id", "label"), on="request_id", how="inner")
     )
-    truth: list[object] = []
-    predicted: list[object] = []
-    for row, count, text, prediction in joined.select(
-        "row", "rows", "label", PREDICTION
+    for row, count, text, prediction, probability, of in joined.select(
+        "row", "rows", "label", PREDICTION, PROBABILITY, PROBABILITY_OF
     ).iter_rows():
         value = json.loads(text)
         if count > 1:
             if not (isinstance(value, list) and len(value) == count):
                 continue  # one label for several rows: which row it is for is unknown
             value = value[row]
-        truth.append(value)
-        predicted.append(prediction)
-    return truth, predicted
+        found.truth.append(value)
+        found.predicted.append(prediction)
+        found.probability.append(probability)
+        found.probability_of.append(of)
+    return found
+
+
+def _auc(labelled: _Labelled) -> dict[str, float]:
+    """ROC AUC of the logged probabilities; none without them or without both classes."""
+    from sklearn.metrics import roc_auc_score
+
+    positive: list[bool] = []
+    scores: list[float] = []
+    for truth, probability, of in zip(
+        labelled.truth, labelled.probability, labelled.probability_of, strict=True
+    ):
+        if probability is not None and of is not None and math.isfinite(probability):
+            positive.append(_canonical(truth) == _canonical(of))
+            scores.append(probability)
+    if len(set(positive)) < 2:
+        return {}
+    return {"auc": float(roc_auc_score(positive, scores))}
 
 
 def _task(truth: list[object]) -> str:

@@ -35,6 +35,8 @@ class Prediction:
     classes: tuple[Any, ...]
     queue_seconds: float
     batch_rows: int
+    # a binary classifier's probability of its second class, for the prediction log
+    scores: list[float] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +65,7 @@ class _Job:
     proba: bool
     enqueued: float
     future: asyncio.Future[Prediction]
+    scores: bool = False
 
 
 class Batcher:
@@ -86,9 +89,14 @@ class Batcher:
         self._task: asyncio.Task[None] | None = None
         self._executor = ThreadPoolExecutor(1, thread_name_prefix=f"predict-{name}")
 
-    async def submit(self, loaded: LoadedVersion, rows: Rows, *, proba: bool = False) -> Prediction:
+    async def submit(
+        self, loaded: LoadedVersion, rows: Rows, *, proba: bool = False, scores: bool = False
+    ) -> Prediction:
+        """``loaded``'s prediction of ``rows``, batched with other requests; with ``proba``
+        the class probabilities, with ``scores`` the second class's probability of a binary
+        classifier."""
         loop = asyncio.get_running_loop()
-        job = _Job(loaded, rows, proba, time.perf_counter(), loop.create_future())
+        job = _Job(loaded, rows, proba, time.perf_counter(), loop.create_future(), scores)
         self._queue.append(job)
         self._queued_rows += len(rows)
         self._more.set()
@@ -176,9 +184,10 @@ def _predict(jobs: list[_Job]) -> list[Prediction | BaseException]:
     """Runs on the model's thread: one predict per group of jobs that share a version,
     columns and kind of answer (nearly always one group)."""
     started = time.perf_counter()
-    groups: dict[tuple[int, bool, tuple[str, ...] | None], list[int]] = {}
+    groups: dict[tuple[int, bool, bool, tuple[str, ...] | None], list[int]] = {}
     for i, job in enumerate(jobs):
-        groups.setdefault((job.loaded.version, job.proba, job.rows.columns), []).append(i)
+        key = (job.loaded.version, job.proba, job.scores, job.rows.columns)
+        groups.setdefault(key, []).append(i)
     results: list[Prediction | BaseException] = [RuntimeError("not predicted")] * len(jobs)
     for members in groups.values():
         group = [jobs[i] for i in members]
@@ -205,10 +214,12 @@ def _predict_group(group: list[_Job], started: float) -> list[Prediction | BaseE
     loaded = group[0].loaded
     rows = [row for job in group for row in job.rows.rows]
     data = model_input(group[0].rows.columns, rows, loaded.signature)
-    probabilities = None
-    if group[0].proba:
+    probabilities = scores = None
+    if group[0].proba or group[0].scores:
         labels, proba = loaded.predictor.predict_with_proba(data)
-        outputs, probabilities = labels.tolist(), proba.tolist()
+        outputs = labels.tolist()
+        probabilities = proba.tolist() if group[0].proba else None
+        scores = proba[:, -1].tolist() if group[0].scores else None
     else:
         outputs = loaded.predictor.predict(data).tolist()
     if len(outputs) != len(rows):
@@ -225,6 +236,7 @@ def _predict_group(group: list[_Job], started: float) -> list[Prediction | BaseE
                 classes=loaded.classes,
                 queue_seconds=started - job.enqueued,
                 batch_rows=len(rows),
+                scores=None if scores is None else scores[at : at + n],
             )
         )
         at += n

@@ -41,6 +41,11 @@ class LoadedVersion:
         return self.predictor.forest is not None
 
     @property
+    def scored(self) -> bool:
+        """A binary classifier with probabilities: the one kind whose AUC can be measured."""
+        return len(self.classes) == 2 and self.predictor.has_proba
+
+    @property
     def columns(self) -> tuple[str, ...]:
         inputs = self.signature.get("inputs") or ()
         return tuple(str(i["name"]) for i in inputs)

@@ -25,6 +25,8 @@ class ServingOptions:
     api_keys: Sequence[str] = field(default=(), repr=False)
     poll_interval_s: float = 2.0  # how often the alias of a served model is read
     log_predictions: bool = True
+    # a binary classifier's probability of its second class is logged with each prediction
+    log_probabilities: bool = True
     prediction_log_rows: int = 10_000  # buffered rows; more are dropped (and counted)
     prediction_log_flush_s: float = 5.0
     monitor_metrics_ttl_s: float = 5.0  # how long /metrics reuses monitor evaluations it read

@@ -48,6 +48,8 @@ class LoggedPrediction:
     columns: tuple[str, ...] | None
     rows: list[list[Any]]
     outputs: list[Any]
+    scores: list[float] | None = None  # a binary classifier's probability of scored_class
+    scored_class: Any = None
 
 
 class PredictionLog:

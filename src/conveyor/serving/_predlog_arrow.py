@@ -2,7 +2,8 @@
 
 A file of predictions has one row per predicted input row: ``request_id``, ``row`` (its index
 within the request), ``model``, ``version``, ``protocol``, ``received_at``, ``latency_ms``, one
-column per input feature, then ``prediction``. Rows go into one table only when their
+column per input feature, then ``prediction``; for a binary classifier, ``probability`` (of the
+class ``probability_of`` names, as text) follows. Rows go into one table only when their
 features are the same (see ``group``), so every file has a single schema.
 
 Types are whatever Arrow infers from the values, column by column. A column whose values
@@ -29,7 +30,14 @@ from typing import TYPE_CHECKING, Any, Final
 import orjson
 import pyarrow as pa
 
-from conveyor.data._predlog_files import FIXED, PREDICTION, utc
+from conveyor.data._predlog_files import (
+    FIXED,
+    OUTPUTS,
+    PREDICTION,
+    PROBABILITY,
+    PROBABILITY_OF,
+    utc,
+)
 from conveyor.serving._rows import ABSENT
 
 if TYPE_CHECKING:
@@ -37,7 +45,7 @@ if TYPE_CHECKING:
 
 FEATURES_KEY: Final = b"conveyor.features"
 TIMESTAMP: Final = pa.timestamp("us", tz="UTC")
-_RESERVED: Final = frozenset((*FIXED, PREDICTION, "date"))
+_RESERVED: Final = frozenset((*FIXED, *OUTPUTS, "date"))
 _UNCONVERTIBLE: Final = (pa.ArrowException, ValueError, TypeError, OverflowError)
 
 # The type each (model, column) was last written with, so a later file keeps it where the
@@ -98,6 +106,8 @@ def prediction_table(g: Group, known: KnownTypes) -> pa.Table:
         columns[name] = _typed(values, known, (g.model, name))
     outputs = [o for e in entries for o in _outputs(e)]
     columns[PREDICTION] = _typed(outputs, known, (g.model, PREDICTION))
+    if any(e.scores is not None for e in entries):
+        columns |= _probabilities(entries, counts)
     metadata = {FEATURES_KEY: json.dumps(dict(zip(names, g.features, strict=True))).encode()}
     return pa.table(columns).replace_schema_metadata(metadata)
 
@@ -138,6 +148,24 @@ def label_number(label: object) -> float | None:
             return None
         return number if math.isfinite(number) else None
     return None
+
+
+def _probabilities(
+    entries: Sequence[LoggedPrediction], counts: Sequence[int]
+) -> dict[str, pa.Array]:
+    scores: list[float | None] = []
+    classes: list[str | None] = []
+    for e, n in zip(entries, counts, strict=True):
+        if e.scores is None or len(e.scores) != n:
+            scores += [None] * n
+            classes += [None] * n
+        else:
+            scores += e.scores
+            classes += [_text(e.scored_class)] * n
+    return {
+        PROBABILITY: pa.array(scores, pa.float64()),
+        PROBABILITY_OF: pa.array(classes, pa.string()),
+    }
 
 
 def _outputs(entry: LoggedPrediction) -> list[Any]:

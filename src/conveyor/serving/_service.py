@@ -77,6 +77,7 @@ class Service:
             metrics=self.metrics,
             enabled=options.log_predictions,
         )
+        self._scores = options.log_predictions and options.log_probabilities
         self._arriving = 0
         self._swap_locks = {name: asyncio.Lock() for name in self.models}
 
@@ -188,7 +189,9 @@ class Service:
             )
         rows = conform(rows, loaded.signature)
         try:
-            prediction = await self.batchers[served.name].submit(loaded, rows, proba=proba)
+            prediction = await self.batchers[served.name].submit(
+                loaded, rows, proba=proba, scores=self._scores and loaded.scored
+            )
         except PredictionFailed as exc:
             if isinstance(exc.cause, ValueError | TypeError | KeyError | IndexError):
                 raise ClientError(
@@ -212,6 +215,8 @@ class Service:
                 columns=rows.columns,
                 rows=rows.rows,
                 outputs=prediction.outputs,
+                scores=prediction.scores,
+                scored_class=loaded.classes[-1] if prediction.scores is not None else None,
             )
         )
         return Answer(served, prediction, request_id)

@@ -59,8 +59,10 @@ def send(
     at: datetime = NOON,
     version: int = 1,
     predictions: list[int] | None = None,
+    scores: list[float] | None = None,
 ) -> list[str]:
-    """Log each row as one request, spread over the 30 minutes before ``at``."""
+    """Log each row as one request, spread over the 30 minutes before ``at``; ``scores`` are
+    the probabilities of class 1, as a server logs them for a binary classifier."""
     log = PredictionLog(
         settings.artifacts, metrics=ServingMetrics(), max_rows=100_000, flush_seconds=3600.0
     )
@@ -81,6 +83,8 @@ def send(
                 columns=COLUMNS,
                 rows=[list(row)],
                 outputs=[outputs[i]],
+                scores=None if scores is None else [scores[i]],
+                scored_class=None if scores is None else 1,
             )
         )
     log.close()

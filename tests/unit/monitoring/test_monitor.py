@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sklearn.metrics import roc_auc_score
 
 import conveyor as cv
 from conveyor.core import Settings
@@ -100,7 +101,7 @@ def test_a_monitor_round_trips_through_its_stored_shape(settings: Settings) -> N
     [
         ({"rules": [{"drift": {"psi": 0.2, "js": 0.1}}]}, "one per-feature threshold"),
         ({"rules": [{"metric": {"name": "accuracy", "op": "=<", "threshold": 1}}]}, "op '=<'"),
-        ({"rules": [{"metric": {"name": "auc", "op": "<", "threshold": 1}}]}, "unknown live"),
+        ({"rules": [{"metric": {"name": "r2", "op": "<", "threshold": 1}}]}, "unknown live"),
         ({"rules": [{"drift": {"share_of_features": 1.5}}]}, r"in \(0, 1\]"),
         ({"rules": [{"latency": {}}]}, "unknown rule 'latency'"),
         ({"rules": []}, "needs rules"),
@@ -252,6 +253,41 @@ def test_a_metric_rule_fires_on_live_accuracy_from_feedback(settings: Settings) 
     assert check.evaluation.status == "firing"
     assert check.evaluation.rules[0]["value"] == pytest.approx(expected)
     assert check.evaluation.figures["performance"]["labelled"] == 200  # type: ignore[index]
+
+
+def test_a_metric_rule_on_live_auc(settings: Settings) -> None:
+    register(settings)
+    frame = training(200, seed=5)
+    truth = frame["churned"].tolist()
+    # scores that rank most rows right: AUC well above chance, yet under the rule's bound
+    scores = [0.3 * t + 0.7 * ((i * 7919) % 100) / 100 for i, t in enumerate(truth)]
+    ids = send(settings, frame, predictions=[int(s > 0.5) for s in scores], scores=scores)
+    label(settings, ids, truth)
+    cv.monitor(
+        "auc",
+        "churn@production",
+        rules=[cv.MetricRule("roc_auc", "<", 0.999, min_labelled=100)],
+        settings=settings,
+    )
+    check = evaluate("auc", now=NOON, settings=settings)
+    assert check.performance is not None
+    expected = roc_auc_score(truth, scores)
+    assert 0.5 < expected < 0.999
+    assert check.performance.metrics["auc"] == pytest.approx(expected)
+    assert check.evaluation.rules[0]["rule"] == "metric: auc < 0.999"
+    assert check.evaluation.rules[0]["value"] == pytest.approx(expected)
+    assert check.evaluation.status == "firing"
+
+
+def test_an_auc_rule_without_logged_probabilities_says_what_it_needs(settings: Settings) -> None:
+    register(settings)
+    frame = training(200, seed=5)
+    label(settings, send(settings, frame), frame["churned"].tolist())
+    cv.monitor("auc", "churn@production", rules=[cv.MetricRule("auc", "<", 0.8)], settings=settings)
+    check = evaluate("auc", now=NOON, settings=settings)
+    assert check.evaluation.status == "ok"
+    assert check.evaluation.rules[0]["breached"] is None
+    assert "logged probabilities" in str(check.evaluation.rules[0]["message"])
 
 
 def test_a_failing_webhook_is_recorded_and_the_next_action_still_runs(

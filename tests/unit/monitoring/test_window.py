@@ -10,6 +10,7 @@ from typing import Any
 
 import polars as pl
 import pytest
+from sklearn.metrics import roc_auc_score
 
 from conveyor.core import Settings
 from conveyor.data._predlog_files import FEEDBACK, LogFolder
@@ -48,6 +49,8 @@ def log(settings: Settings, entries: list[dict[str, Any]]) -> list[str]:
                 columns=("age", "plan"),
                 rows=e["rows"],
                 outputs=e["outputs"],
+                scores=e.get("scores"),
+                scored_class=e.get("of"),
             )
         )
     plog.close()
@@ -106,6 +109,62 @@ def test_classification_metrics_use_the_latest_label_of_each_request(
     assert (result.task, result.labelled, result.rows) == ("classification", 5, 6)
     assert result.metrics["accuracy"] == pytest.approx(3 / 5)
     assert result.metrics["f1"] == pytest.approx(2 * 2 / (2 * 2 + 1 + 1))
+
+
+def test_auc_is_measured_on_the_logged_probabilities(settings: Settings) -> None:
+    scored = [(0.9, 1), (0.8, 0), (0.7, 1), (0.35, 1), (0.3, 0), (0.1, 0)]
+    entries = [
+        {"at": NOON - timedelta(minutes=50 - i), "rows": [[30, "free"]], "outputs": [int(p > 0.5)]}
+        | {"scores": [p], "of": 1}
+        for i, (p, _) in enumerate(scored)
+    ]
+    # a request the model logged no probability for counts for accuracy, not for AUC
+    entries.append({"at": NOON - timedelta(minutes=5), "rows": [[30, "free"]], "outputs": [1]})
+    ids = log(settings, entries)
+    label(settings, [(rid, truth) for rid, (_, truth) in zip(ids, scored, strict=False)])
+    label(settings, [(ids[-1], 0)])
+
+    result = performance("churn", "1h", now=NOON + timedelta(minutes=1), settings=settings)
+
+    assert result.labelled == 7
+    truth = [t for _, t in scored]
+    assert result.metrics["auc"] == pytest.approx(roc_auc_score(truth, [p for p, _ in scored]))
+    assert result.metrics["auc"] == pytest.approx(7 / 9)
+    assert result.metrics["accuracy"] == pytest.approx(4 / 7)
+    frame = window("churn", "1h", now=NOON + timedelta(minutes=1), settings=settings)
+    assert frame.columns[-3:] == ["prediction", "probability", "probability_of"]
+    assert features(frame).columns == ["age", "plan"]
+
+
+def test_auc_of_text_classes_scores_the_class_the_model_named(settings: Settings) -> None:
+    # the logged probability is of "yes"; a label "no" is the other class
+    ids = log(
+        settings,
+        [
+            {"at": NOON - timedelta(minutes=30), "rows": [[30, "free"], [31, "pro"]]}
+            | {"outputs": ["yes", "no"], "scores": [0.2, 0.6], "of": "yes"},
+        ],
+    )
+    label(settings, [(ids[0], ["no", "yes"])])
+    result = performance("churn", "1h", now=NOON, settings=settings)
+    assert result.metrics["auc"] == 1.0
+    assert result.metrics["accuracy"] == 0.0
+
+
+def test_no_auc_without_both_classes_or_without_probabilities(settings: Settings) -> None:
+    ids = log(
+        settings,
+        [
+            {"at": NOON - timedelta(minutes=30), "rows": [[30, "free"]], "outputs": [1]}
+            | {"scores": [0.9], "of": 1},
+            {"at": NOON - timedelta(minutes=20), "rows": [[30, "free"]], "outputs": [0]},
+        ],
+    )
+    label(settings, [(ids[0], 1), (ids[1], 0)])
+    result = performance("churn", "1h", now=NOON, settings=settings)
+    assert result.labelled == 2
+    assert "auc" not in result.metrics  # the scored rows hold one class only
+    assert result.metrics["accuracy"] == 1.0
 
 
 def test_regression_metrics(settings: Settings) -> None:
