@@ -3,10 +3,19 @@
 from __future__ import annotations
 
 from conveyor.core._errors import (
+    AccessError as AccessError,
+)
+from conveyor.core._errors import (
     ArtifactCorrupted as ArtifactCorrupted,
 )
 from conveyor.core._errors import (
+    ArtifactDecryptionError as ArtifactDecryptionError,
+)
+from conveyor.core._errors import (
     ArtifactNotFound as ArtifactNotFound,
+)
+from conveyor.core._errors import (
+    AuthenticationFailed as AuthenticationFailed,
 )
 from conveyor.core._errors import (
     ConfigurationError as ConfigurationError,
@@ -51,6 +60,9 @@ from conveyor.core._errors import (
     ParameterTypeError as ParameterTypeError,
 )
 from conveyor.core._errors import (
+    PermissionDenied as PermissionDenied,
+)
+from conveyor.core._errors import (
     PickleFallbackWarning as PickleFallbackWarning,
 )
 from conveyor.core._errors import (
@@ -84,12 +96,21 @@ from conveyor.core._errors import (
     StoreError as StoreError,
 )
 from conveyor.core._errors import (
+    TokenNotFound as TokenNotFound,
+)
+from conveyor.core._errors import (
     UnknownParameterError as UnknownParameterError,
+)
+from conveyor.core._errors import (
+    UserNotFound as UserNotFound,
 )
 
 __all__ = [
+    "AccessError",
     "ArtifactCorrupted",
+    "ArtifactDecryptionError",
     "ArtifactNotFound",
+    "AuthenticationFailed",
     "ConfigurationError",
     "ConveyorError",
     "ConveyorWarning",
@@ -104,6 +125,7 @@ __all__ = [
     "MonitoringError",
     "NoActiveRunWarning",
     "ParameterTypeError",
+    "PermissionDenied",
     "PickleFallbackWarning",
     "PipelineDefinitionError",
     "PipelineNotFound",
@@ -115,5 +137,7 @@ __all__ = [
     "StepFailed",
     "StepTimeout",
     "StoreError",
+    "TokenNotFound",
     "UnknownParameterError",
+    "UserNotFound",
 ]

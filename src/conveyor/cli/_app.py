@@ -8,8 +8,10 @@ from pathlib import Path
 
 import click
 
+from conveyor.cli._access import audit_command, tokens_group, users_group
 from conveyor.cli._data import data_group
 from conveyor.cli._deploy import deploy_command
+from conveyor.cli._keys import keys_group
 from conveyor.cli._models import models_group
 from conveyor.cli._monitor import monitor_group
 from conveyor.cli._options import params_option
@@ -140,6 +142,10 @@ app.add_command(serve_command)
 app.add_command(schedule_group)
 app.add_command(scheduler_command)
 app.add_command(deploy_command)
+app.add_command(users_group)
+app.add_command(tokens_group)
+app.add_command(audit_command)
+app.add_command(keys_group)
 
 
 @app.command("quickstart")

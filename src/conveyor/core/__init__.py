@@ -5,6 +5,8 @@ Standard library only; every other package may import this one.
 
 from __future__ import annotations
 
+from conveyor.core._actor import acting_as as acting_as
+from conveyor.core._actor import current_actor as current_actor
 from conveyor.core._context import RunContext as RunContext
 from conveyor.core._context import TrackingSink as TrackingSink
 from conveyor.core._context import activate as activate
@@ -46,10 +48,12 @@ __all__ = [
     "StepSpec",
     "StepStarted",
     "TrackingSink",
+    "acting_as",
     "activate",
     "active_run",
     "canonical_json",
     "content_address",
+    "current_actor",
     "current_run",
     "hash_parts",
     "load_settings",

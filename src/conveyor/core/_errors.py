@@ -10,8 +10,10 @@ ConveyorError
 ├── DataValidationError
 ├── RegistryError ──────────── ModelNotFound, GateFailed
 ├── SchedulerError
+├── AccessError ────────────── AuthenticationFailed, PermissionDenied
 └── StoreError ─────────────── ArtifactNotFound, ArtifactCorrupted, RunNotFound, DatasetNotFound,
-                               ScheduleNotFound
+                               ScheduleNotFound, UserNotFound, TokenNotFound,
+                               ArtifactDecryptionError
 
 Warnings: ConveyorWarning ── PickleFallbackWarning, NoActiveRunWarning.
 
@@ -112,6 +114,42 @@ class ArtifactCorrupted(StoreError):
         )
 
 
+class ArtifactDecryptionError(StoreError):
+    """An encrypted artifact could not be decrypted: the key it was written with is not
+    configured, or its bytes fail authentication. Nothing is returned in either case.
+
+    ``details``: ``address``, ``key_id`` (of the key the blob needs) and ``reason``:
+    ``missing_key``, ``failed_authentication`` or ``unknown_format``.
+    """
+
+    def __init__(
+        self, address: str, key_id: str, reason: str, configured: Sequence[str] = ()
+    ) -> None:
+        if reason == "missing_key":
+            have = ", ".join(configured) if configured else "none"
+            message = (
+                f"artifact {address} is encrypted with key {key_id}, which is not configured "
+                f"here (configured keys: {have}). Set CONVEYOR_ENCRYPTION_KEY (or "
+                "CONVEYOR_ENCRYPTION_KEY_FILE) to that key, or add it to "
+                "CONVEYOR_ENCRYPTION_OLD_KEYS (or CONVEYOR_ENCRYPTION_OLD_KEYS_FILE)"
+            )
+        elif reason == "failed_authentication":
+            message = (
+                f"artifact {address} failed authentication under key {key_id}: its encrypted "
+                "bytes were changed or damaged after they were written, or were copied from "
+                "another address. Restore the blob from a backup, or re-run the step that "
+                "produced it"
+            )
+        else:
+            message = (
+                f"artifact {address} is stored in an encrypted format this version of conveyor "
+                "cannot read; upgrade conveyor to read it"
+            )
+        super().__init__(
+            message, address=address, key_id=key_id, reason=reason, configured=list(configured)
+        )
+
+
 class RunNotFound(StoreError):
     def __init__(self, ref: str) -> None:
         super().__init__(
@@ -137,6 +175,27 @@ class SchedulerError(ConveyorError):
 
 class ScheduleNotFound(StoreError):
     """No schedule has the given id or name."""
+
+
+class AccessError(ConveyorError):
+    """A user, role or token does not allow what was asked."""
+
+
+class AuthenticationFailed(AccessError):
+    """A token is malformed, unknown, revoked or expired, or its user is disabled;
+    ``details['reason']`` says which."""
+
+
+class PermissionDenied(AccessError):
+    """The user's role is below the role an action needs; ``details`` name both."""
+
+
+class UserNotFound(StoreError):
+    """No user has the given name."""
+
+
+class TokenNotFound(StoreError):
+    """No API token has the given id."""
 
 
 class ConveyorWarning(UserWarning):

@@ -6,15 +6,19 @@ import time. Knows nothing of what the settings configure.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import dataclasses
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from conveyor.core._errors import ConfigurationError
 
 _PREFIX = "CONVEYOR_"
+KEY_BYTES = 32  # AES-256
+_DEFAULT_INLINE_LIMIT = 64 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,7 +29,16 @@ class Settings:
     db_url: str
     artifacts: str
     workers: int | None = None
-    inline_limit: int = 64 * 1024  # outputs up to this many bytes live in the metadata store
+    inline_limit: int = _DEFAULT_INLINE_LIMIT  # outputs up to this size live in the metadata store
+    # AES-256 keys of the artifact store: blobs are written under the current key and read under
+    # it or an old one. Secrets: kept out of repr, so they never reach a log or a traceback.
+    encryption_key: bytes | None = field(default=None, repr=False)
+    encryption_old_keys: tuple[bytes, ...] = field(default=(), repr=False)
+
+    @property
+    def is_encrypted(self) -> bool:
+        """Whether artifacts are written encrypted (a current key is configured)."""
+        return self.encryption_key is not None
 
     def with_changes(self, **changes: object) -> Settings:
         return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
@@ -48,12 +61,20 @@ def load_settings(environ: Mapping[str, str], project_dir: Path) -> Settings:
         home = (project_dir / home).resolve()
     db_url = value("db_url") or f"sqlite:///{home / 'conveyor.db'}"
     artifacts = value("artifacts") or str(home / "artifacts")
+    key, old_keys = _encryption_keys(environ, file_values, project_dir)
+    inline_limit = _count("inline_limit", value("inline_limit"), minimum=0)
+    if inline_limit is None:
+        inline_limit = _DEFAULT_INLINE_LIMIT
     return Settings(
         home=home,
         db_url=db_url,
         artifacts=artifacts,
-        workers=_positive_int("workers", value("workers")),
-        inline_limit=_positive_int("inline_limit", value("inline_limit")) or 64 * 1024,
+        workers=_count("workers", value("workers"), minimum=1),
+        # with encryption on no value may rest in plaintext in the metadata store: every value
+        # goes to the (encrypted) artifact store, however small
+        inline_limit=0 if key is not None else inline_limit,
+        encryption_key=key,
+        encryption_old_keys=old_keys,
     )
 
 
@@ -70,15 +91,113 @@ def _read_toml(path: Path) -> dict[str, object]:
     return section
 
 
-def _positive_int(key: str, text: str | None) -> int | None:
+def _count(key: str, text: str | None, *, minimum: int) -> int | None:
     if text is None:
         return None
     try:
         number = int(text)
     except ValueError:
-        number = 0
-    if number < 1:
-        raise ConfigurationError(
-            f"setting {key} must be a positive whole number, got {text!r}", key=key, value=text
-        )
+        number = minimum - 1
+    if number < minimum:
+        kind = "a positive whole number" if minimum == 1 else "a whole number, 0 or more"
+        raise ConfigurationError(f"setting {key} must be {kind}, got {text!r}", key=key, value=text)
     return number
+
+
+# -- encryption keys ---------------------------------------------------------------------------
+# The key is given as text (CONVEYOR_ENCRYPTION_KEY) or in a file (…_KEY_FILE); old keys, still
+# accepted for reading, the same way. Keys themselves are refused in conveyor.toml: that file is
+# shared and committed, so only the names of key files may be written there. No message ever
+# includes a key, only where it came from.
+
+
+def _encryption_keys(
+    environ: Mapping[str, str], file_values: Mapping[str, object], project_dir: Path
+) -> tuple[bytes | None, tuple[bytes, ...]]:
+    for secret in ("encryption_key", "encryption_old_keys"):
+        if secret in file_values:
+            raise ConfigurationError(
+                f"conveyor.toml holds {secret}: keys do not belong in a file that is shared or "
+                f"committed. Set CONVEYOR_{secret.upper()}, or name a file holding the keys "
+                f"with {secret}_file",
+                key=secret,
+            )
+
+    def given(key: str) -> tuple[str, str] | None:
+        """The value of a setting and where it came from, or None."""
+        env = environ.get(_PREFIX + key.upper())
+        if env not in (None, ""):
+            return env, _PREFIX + key.upper()
+        found = file_values.get(key)
+        return None if found in (None, "") else (str(found), f"{key} in conveyor.toml")
+
+    def read(found: tuple[str, str]) -> tuple[str, str]:
+        text, origin = found
+        path = Path(text).expanduser()
+        path = path if path.is_absolute() else project_dir / path
+        try:
+            return path.read_text(encoding="utf-8"), f"{origin} ({path})"
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else "unreadable"
+            raise ConfigurationError(
+                f"{origin} names {path}, which cannot be read as a key file: {reason}",
+                key=origin,
+                path=str(path),
+            ) from None
+
+    text, text_file = given("encryption_key"), given("encryption_key_file")
+    if text is not None and text_file is not None:
+        raise ConfigurationError(
+            f"both {text[1]} and {text_file[1]} are set: give the encryption key one way only",
+            key="encryption_key",
+        )
+    key = None
+    if text is not None:
+        key = parse_key(text[0], text[1])
+    elif text_file is not None:
+        key = parse_key(*read(text_file))
+
+    old: list[bytes] = []
+    listed = given("encryption_old_keys")
+    if listed is not None:
+        old += _key_list(listed[0].split(","), listed[1])
+    listed_file = given("encryption_old_keys_file")
+    if listed_file is not None:
+        contents, origin = read(listed_file)
+        lines = [line.split("#", 1)[0] for line in contents.splitlines()]
+        old += _key_list(lines, origin, what="line")
+    if old and key is None:
+        # without a current key blobs would be written in plaintext, silently, while the user
+        # believes encryption is still on
+        raise ConfigurationError(
+            "old encryption keys are configured but no current key: set "
+            "CONVEYOR_ENCRYPTION_KEY or CONVEYOR_ENCRYPTION_KEY_FILE",
+            key="encryption_key",
+        )
+    unique = tuple(dict.fromkeys(k for k in old if k != key))
+    return key, unique
+
+
+def _key_list(entries: list[str], origin: str, what: str = "entry") -> list[bytes]:
+    numbered = [(n, e.strip()) for n, e in enumerate(entries, start=1)]
+    return [parse_key(e, f"{what} {n} of {origin}") for n, e in numbered if e]
+
+
+def parse_key(text: str, origin: str) -> bytes:
+    """The 32 bytes of a key written as base64 text (URL-safe or standard, padding optional).
+
+    ``origin`` names where the text came from, for the error; the text is never shown.
+    """
+    cleaned = "".join(text.split()).replace("+", "-").replace("/", "_")
+    cleaned += "=" * (-len(cleaned) % 4)
+    try:
+        key = base64.b64decode(cleaned, altchars=b"-_", validate=True)
+    except (binascii.Error, ValueError):
+        key = b""
+    if len(key) != KEY_BYTES:
+        raise ConfigurationError(
+            f"{origin} is not a valid encryption key: expected {KEY_BYTES} random bytes written "
+            "as base64 text, as `conveyor keys generate` prints",
+            key=origin,
+        )
+    return key

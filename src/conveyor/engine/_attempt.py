@@ -83,7 +83,8 @@ class Outcome:
 def execute(task: Task, values: ValueStore | None = None) -> Outcome:
     """Run one attempt. ``values`` is the runner's store when in-process, else opened here."""
     _capture.install()
-    store = values or open_value_store(task.artifacts_url, task.inline_limit)
+    # the run's settings carry its encryption keys to a worker in another process
+    store = values or open_value_store(task.artifacts_url, task.inline_limit, task.context.settings)
     started = time.perf_counter()
     cpu_clock = time.thread_time if task.keep_values else time.process_time
     cpu_started = cpu_clock()

@@ -1,20 +1,35 @@
 """Values ↔ artifacts: materialize a step's output into the stores, and load one back.
 
 Small outputs are kept inline in the metadata record instead of as files; everything else goes
-to the content-addressed artifact store. Choosing the format is ``conveyor.data``'s job.
+to the content-addressed artifact store. With encryption at rest nothing derived from a value's
+contents goes to the metadata store, which is not encrypted: no value inline, and no profile
+(its ranges, quantiles and most frequent values) in the record. Choosing the format is
+``conveyor.data``'s job.
 """
 
 from __future__ import annotations
 
 import functools
+import os
+from collections.abc import Mapping
 from datetime import UTC, datetime
+from pathlib import Path
 
-from conveyor.core import content_address
+from conveyor.core import Settings, content_address, load_settings
 from conveyor.core._errors import ArtifactCorrupted
 from conveyor.data import Dataset, Materialized, load, materialize
 from conveyor.data._dataset import NAME as DATASET
 from conveyor.data._dataset import persist
-from conveyor.store import ArtifactRecord, ArtifactStore, open_artifact_store
+from conveyor.store import (
+    ArtifactRecord,
+    ArtifactStore,
+    EncryptedArtifactStore,
+    open_artifact_store,
+)
+
+# Entries of a materializer's meta made from the values themselves. Without them a profile is
+# computed from the (decrypted) artifact when asked for, so only speed is lost.
+_FROM_CONTENTS = ("profile", "profile_error")
 
 
 class ValueStore:
@@ -22,7 +37,10 @@ class ValueStore:
 
     def __init__(self, artifacts: ArtifactStore, inline_limit: int) -> None:
         self.artifacts = artifacts
-        self.inline_limit = inline_limit
+        # an inline value would rest in plaintext in the metadata store: none when encrypting,
+        # whatever the limit a caller (or an older worker's task) passed
+        self.is_encrypted = isinstance(artifacts, EncryptedArtifactStore)
+        self.inline_limit = 0 if self.is_encrypted else inline_limit
 
     def save(self, value: object, *, as_file: bool = False) -> ArtifactRecord:
         if type(value) is Dataset:
@@ -45,7 +63,7 @@ class ValueStore:
             created_at=datetime.now(UTC),
             rows=item.rows,
             inline=inline,
-            meta=item.meta,
+            meta=_without_contents(item.meta) if self.is_encrypted else item.meta,
         )
 
     def load(self, record: ArtifactRecord) -> object:
@@ -60,7 +78,27 @@ class ValueStore:
         return record.inline is not None or self.artifacts.exists(record.id)
 
 
+def _without_contents(meta: Mapping[str, object]) -> dict[str, object]:
+    return {k: v for k, v in meta.items() if k not in _FROM_CONTENTS}
+
+
+def open_artifacts(settings: Settings) -> ArtifactStore:
+    """The artifact store ``settings`` name, encrypting when they hold a key."""
+    return open_artifact_store(
+        settings.artifacts, key=settings.encryption_key, old_keys=settings.encryption_old_keys
+    )
+
+
 @functools.lru_cache(maxsize=8)
-def open_value_store(artifacts_url: str, inline_limit: int) -> ValueStore:
-    """One value store per artifact location in a worker process (opened on first task)."""
-    return ValueStore(open_artifact_store(artifacts_url), inline_limit)
+def open_value_store(
+    artifacts_url: str, inline_limit: int, settings: Settings | None = None
+) -> ValueStore:
+    """One value store per artifact location in a worker process (opened on first task).
+
+    The keys come from ``settings`` (the run's); without them, from this process's environment
+    and ``conveyor.toml``, as a worker started by the runner inherits them, so that a worker
+    never writes plaintext into a store its run encrypts.
+    """
+    if settings is None:
+        settings = load_settings(os.environ, Path.cwd())
+    return ValueStore(open_artifacts(settings.with_changes(artifacts=artifacts_url)), inline_limit)

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from conveyor.core import Settings, active_run, load_settings
-from conveyor.engine._values import ValueStore
-from conveyor.store import MetadataStore, open_artifact_store, open_metadata_store
+from conveyor.engine._values import ValueStore, open_artifacts
+from conveyor.store import MetadataStore, open_metadata_store
 
 
 @dataclass(frozen=True)
@@ -22,7 +22,7 @@ class Workspace:
     @classmethod
     def open(cls, settings: Settings) -> Workspace:
         metadata = open_metadata_store(settings.db_url)
-        values = ValueStore(open_artifact_store(settings.artifacts), settings.inline_limit)
+        values = ValueStore(open_artifacts(settings), settings.inline_limit)
         return cls(settings, metadata, values)
 
     @classmethod

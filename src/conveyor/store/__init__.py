@@ -6,13 +6,28 @@
 
 from __future__ import annotations
 
+from conveyor.store._access_checks import role as check_role
+from conveyor.store._access_checks import user_name as check_user_name
+from conveyor.store._access_records import ROLES as ROLES
+from conveyor.store._access_records import AuditEntry as AuditEntry
+from conveyor.store._access_records import Role as Role
+from conveyor.store._access_records import TokenRecord as TokenRecord
+from conveyor.store._access_records import UserRecord as UserRecord
 from conveyor.store._artifacts import FsspecArtifactStore as FsspecArtifactStore
 from conveyor.store._artifacts import open_artifact_store as open_artifact_store
+from conveyor.store._artifacts import raw_artifact_store as raw_artifact_store
 from conveyor.store._checks import alias_name as check_alias_name
 from conveyor.store._checks import dataset_name as check_dataset_name
 from conveyor.store._checks import model_name as check_model_name
 from conveyor.store._checks import monitor_name as check_monitor_name
 from conveyor.store._checks import tracking_key as check_tracking_key
+from conveyor.store._encryption import Census as Census
+from conveyor.store._encryption import EncryptedArtifactStore as EncryptedArtifactStore
+from conveyor.store._encryption import RawArtifactStore as RawArtifactStore
+from conveyor.store._encryption import RotationReport as RotationReport
+from conveyor.store._encryption import census as census
+from conveyor.store._encryption import generate_key as generate_key
+from conveyor.store._encryption import key_id as key_id
 from conveyor.store._folders import Folder as Folder
 from conveyor.store._memory import MemoryArtifactStore as MemoryArtifactStore
 from conveyor.store._memory import MemoryMetadataStore as MemoryMetadataStore
@@ -20,7 +35,9 @@ from conveyor.store._monitor_records import MonitorAction as MonitorAction
 from conveyor.store._monitor_records import MonitorAlert as MonitorAlert
 from conveyor.store._monitor_records import MonitorEvaluation as MonitorEvaluation
 from conveyor.store._monitor_records import MonitorRecord as MonitorRecord
+from conveyor.store._ports import AccessStore as AccessStore
 from conveyor.store._ports import ArtifactStore as ArtifactStore
+from conveyor.store._ports import AuditStore as AuditStore
 from conveyor.store._ports import MetadataStore as MetadataStore
 from conveyor.store._ports import MonitorStore as MonitorStore
 from conveyor.store._ports import RegistryStore as RegistryStore
@@ -46,6 +63,14 @@ from conveyor.store._schedule_records import MissedPolicy as MissedPolicy
 from conveyor.store._schedule_records import ScheduleFire as ScheduleFire
 from conveyor.store._schedule_records import ScheduleRecord as ScheduleRecord
 from conveyor.store._schedule_records import TriggerKind as TriggerKind
+from conveyor.store._tokens import PROTECTED_ALIASES as PROTECTED_ALIASES
+from conveyor.store._tokens import TOKEN_PREFIX as TOKEN_PREFIX
+from conveyor.store._tokens import allowed as allowed
+from conveyor.store._tokens import authenticate as authenticate
+from conveyor.store._tokens import create_token as create_token
+from conveyor.store._tokens import hash_token as hash_token
+from conveyor.store._tokens import require as require
+from conveyor.store._tokens import role_to_promote as role_to_promote
 from conveyor.store._tracking_records import ATTRIBUTES as RUN_ATTRIBUTES
 from conveyor.store._tracking_records import AliasMove as AliasMove
 from conveyor.store._tracking_records import Condition as Condition
@@ -77,16 +102,24 @@ def open_metadata_store(url: str) -> MetadataStore:
 __all__ = [
     "FIRE_STATUSES",
     "MISSED_POLICIES",
+    "PROTECTED_ALIASES",
+    "ROLES",
     "RUN_ATTRIBUTES",
     "RUN_STATUSES",
     "STEP_STATUSES",
+    "TOKEN_PREFIX",
     "TRIGGER_KINDS",
+    "AccessStore",
     "AliasMove",
     "ArtifactLink",
     "ArtifactRecord",
     "ArtifactStore",
+    "AuditEntry",
+    "AuditStore",
+    "Census",
     "Condition",
     "DatasetVersionRecord",
+    "EncryptedArtifactStore",
     "FieldKind",
     "FireStatus",
     "Folder",
@@ -109,7 +142,10 @@ __all__ = [
     "MoveKind",
     "Operator",
     "Ordering",
+    "RawArtifactStore",
     "RegistryStore",
+    "Role",
+    "RotationReport",
     "RunData",
     "RunQuery",
     "RunRecord",
@@ -120,16 +156,30 @@ __all__ = [
     "ScheduleStore",
     "StepRunRecord",
     "StepStatus",
+    "TokenRecord",
     "TrackingBatch",
     "TrackingStore",
     "TriggerKind",
+    "UserRecord",
     "WriteBatch",
+    "allowed",
+    "authenticate",
+    "census",
     "check_alias_name",
     "check_dataset_name",
     "check_model_name",
     "check_monitor_name",
+    "check_role",
     "check_schedule_name",
     "check_tracking_key",
+    "check_user_name",
+    "create_token",
+    "generate_key",
+    "hash_token",
+    "key_id",
     "open_artifact_store",
     "open_metadata_store",
+    "raw_artifact_store",
+    "require",
+    "role_to_promote",
 ]

@@ -2,19 +2,22 @@
 
 Layout: ``<root>/sha256/ab/cdef…`` (the first two hex digits fan the blobs out over 256
 folders). Local paths use ``os`` directly, because ``put`` sits on every step's hot path; fsspec
-is imported only for other URLs (``s3://``, ``memory://``, …). Encryption and the metadata of
-artifacts do not belong here.
+is imported only for other URLs (``s3://``, ``memory://``, …). Encryption (``_encryption``)
+and the metadata of artifacts do not belong here; the raw reads and writes encryption needs do.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import re
+from collections.abc import Iterator, Sequence
 from typing import Any
 
-from conveyor.core._errors import ArtifactCorrupted, ArtifactNotFound, StoreError
+from conveyor.core._errors import ArtifactNotFound, StoreError
 from conveyor.core._hashing import content_address
 from conveyor.store import _checks
+from conveyor.store._encryption import EncryptedArtifactStore, RawArtifactStore, unverified_error
 from conveyor.store._folders import locate
 from conveyor.store._memory import MemoryArtifactStore
 from conveyor.store._ports import ArtifactStore
@@ -22,14 +25,25 @@ from conveyor.store._ports import ArtifactStore
 # Local blobs are written this many bytes per write(): on Linux (ext4) one write() of several
 # MiB measured about ten times the kernel CPU of the same bytes written 1 MiB at a time.
 _WRITE_SLICE = 1 << 20
+_FAN = re.compile(r"[0-9a-f]{2}")
+_REST = re.compile(r"[0-9a-f]{62}")
 
 
-def open_artifact_store(url: str) -> ArtifactStore:
+def open_artifact_store(
+    url: str, *, key: bytes | None = None, old_keys: Sequence[bytes] = ()
+) -> ArtifactStore:
     """The artifact store at ``url``: a folder, ``file://…``, any fsspec URL; ``memory://`` gives
-    a private in-process store for tests."""
-    if url == "memory://":
-        return MemoryArtifactStore()
-    return FsspecArtifactStore(url)
+    a private in-process store for tests. With a ``key``, blobs are encrypted at rest under it
+    and read under it or any of ``old_keys`` (see ``EncryptedArtifactStore``)."""
+    inner = raw_artifact_store(url)
+    if key is None:
+        return inner
+    return EncryptedArtifactStore(inner, key, old_keys)
+
+
+def raw_artifact_store(url: str) -> RawArtifactStore:
+    """The adapter at ``url``, never encrypting: what ``conveyor keys`` scans."""
+    return MemoryArtifactStore() if url == "memory://" else FsspecArtifactStore(url)
 
 
 def _split(address: str) -> tuple[str, str]:
@@ -68,25 +82,9 @@ class FsspecArtifactStore:
         return address
 
     def get(self, address: str) -> bytes:
-        folder, name = _split(address)
-        if self._local_root is not None:
-            try:
-                with open(os.path.join(self._local_root, folder, name), "rb") as f:
-                    data = f.read()
-            except FileNotFoundError:
-                raise ArtifactNotFound(address) from None
-            except OSError as exc:
-                raise self._error("read", address, exc) from exc
-        else:
-            try:
-                data = self._fs.cat_file(f"{self._root}/{folder}/{name}")
-            except FileNotFoundError:
-                raise ArtifactNotFound(address) from None
-            except Exception as exc:  # each fsspec backend raises its own client's errors
-                raise self._error("read", address, exc) from exc
-        actual = content_address(data)
-        if actual != address:
-            raise ArtifactCorrupted(address, actual)
+        data = self.get_raw(address)
+        if content_address(data) != address:
+            raise unverified_error(address, data)  # damaged, or encrypted and no key given
         return data
 
     def exists(self, address: str) -> bool:
@@ -98,9 +96,65 @@ class FsspecArtifactStore:
         except Exception as exc:
             raise self._error("check", address, exc) from exc
 
-    def _put_local(self, address: str, folder: str, name: str, data: bytes) -> None:
+    # -- raw bytes, for the encrypting wrapper ---------------------------------------------------
+
+    def get_raw(self, address: str, limit: int | None = None) -> bytes:
+        """The stored bytes (the first ``limit`` of them), not verified."""
+        folder, name = _split(address)
+        if self._local_root is not None:
+            try:
+                with open(os.path.join(self._local_root, folder, name), "rb") as f:
+                    return f.read() if limit is None else f.read(limit)
+            except FileNotFoundError:
+                raise ArtifactNotFound(address) from None
+            except OSError as exc:
+                raise self._error("read", address, exc) from exc
+        path = f"{self._root}/{folder}/{name}"
+        try:
+            if limit is None:
+                return bytes(self._fs.cat_file(path))
+            return bytes(self._fs.cat_file(path, start=0, end=limit))
+        except FileNotFoundError:
+            raise ArtifactNotFound(address) from None
+        except Exception as exc:  # each fsspec backend raises its own client's errors
+            raise self._error("read", address, exc) from exc
+
+    def put_raw(self, address: str, data: bytes) -> None:
+        """``data`` at ``address`` as they are, replacing any blob there in one atomic step."""
+        folder, name = _split(address)
+        if self._local_root is not None:
+            self._put_local(
+                address, os.path.join(self._local_root, folder), name, data, replace=True
+            )
+        else:
+            self._put_fsspec(address, f"{self._root}/{folder}", name, data, replace=True)
+
+    def addresses(self) -> Iterator[str]:
+        """Every stored address, by address; unfinished temporary files are not blobs."""
+        if self._local_root is not None:
+            base = os.path.join(self._local_root, "sha256")
+            for fan in _sorted_names(base, _FAN):
+                for rest in _sorted_names(os.path.join(base, fan), _REST):
+                    yield f"sha256:{fan}{rest}"
+            return
+        try:
+            found = self._fs.find(f"{self._root}/sha256")
+        except FileNotFoundError:
+            return
+        except Exception as exc:
+            raise StoreError(f"could not list the artifacts in {self.url}: {exc}") from exc
+        names = (str(p).rstrip("/").rsplit("/", 2)[-2:] for p in found)
+        yield from sorted(
+            f"sha256:{fan}{rest}"
+            for fan, rest in (n for n in names if len(n) == 2)
+            if _FAN.fullmatch(fan) and _REST.fullmatch(rest)
+        )
+
+    def _put_local(
+        self, address: str, folder: str, name: str, data: bytes, *, replace: bool = False
+    ) -> None:
         path = os.path.join(folder, name)
-        if os.path.exists(path):
+        if not replace and os.path.exists(path):
             return  # identical bytes are stored once
         # A unique temp name in the same folder, then rename: readers never see half a file,
         # and concurrent writers of the same bytes each rename a complete copy.
@@ -123,10 +177,12 @@ class FsspecArtifactStore:
                 os.unlink(tmp)
             raise self._error("write", address, exc) from exc
 
-    def _put_fsspec(self, address: str, folder: str, name: str, data: bytes) -> None:
+    def _put_fsspec(
+        self, address: str, folder: str, name: str, data: bytes, *, replace: bool = False
+    ) -> None:
         path = f"{folder}/{name}"
         try:
-            if self._fs.exists(path):
+            if not replace and self._fs.exists(path):
                 return
             if self._direct:
                 self._fs.pipe_file(path, data)  # a single PUT: all or nothing
@@ -144,3 +200,10 @@ class FsspecArtifactStore:
             address=address,
             url=self.url,
         )
+
+
+def _sorted_names(folder: str, pattern: re.Pattern[str]) -> list[str]:
+    try:
+        return sorted(n for n in os.listdir(folder) if pattern.fullmatch(n))
+    except (FileNotFoundError, NotADirectoryError):
+        return []

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import dataclasses
 import threading
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from datetime import datetime
 from typing import Any, cast
 
-from conveyor.core._errors import ArtifactCorrupted, ArtifactNotFound, RunNotFound, StoreError
+from conveyor.core._errors import ArtifactNotFound, RunNotFound, StoreError
 from conveyor.core._hashing import content_address
-from conveyor.store import _checks, _search
+from conveyor.store import _audit_entries, _checks, _search
+from conveyor.store._encryption import unverified_error
+from conveyor.store._memory_access import MemoryAccess
 from conveyor.store._memory_monitors import MemoryMonitors
 from conveyor.store._memory_schedules import MemorySchedules
 from conveyor.store._records import (
@@ -53,17 +55,29 @@ class MemoryArtifactStore:
         return address
 
     def get(self, address: str) -> bytes:
-        try:
-            data = self._blobs[_checks.address(address)]
-        except KeyError:
-            raise ArtifactNotFound(address) from None
-        actual = content_address(data)
-        if actual != address:
-            raise ArtifactCorrupted(address, actual)
+        data = self.get_raw(address)
+        if content_address(data) != address:
+            raise unverified_error(address, data)  # damaged, or encrypted and no key given
         return data
 
     def exists(self, address: str) -> bool:
         return _checks.address(address) in self._blobs
+
+    def get_raw(self, address: str, limit: int | None = None) -> bytes:
+        """The stored bytes (the first ``limit`` of them), not verified."""
+        try:
+            data = self._blobs[_checks.address(address)]
+        except KeyError:
+            raise ArtifactNotFound(address) from None
+        return data if limit is None else data[:limit]
+
+    def put_raw(self, address: str, data: bytes) -> None:
+        """``data`` at ``address`` as they are, replacing any blob there."""
+        self._blobs[_checks.address(address)] = bytes(data)
+
+    def addresses(self) -> Iterator[str]:
+        """Every stored address, by address (a snapshot: writes meanwhile are not seen)."""
+        return iter(sorted(self._blobs))
 
 
 @dataclasses.dataclass(slots=True)
@@ -84,7 +98,7 @@ class _Tracked:
     artifacts: dict[str, LoggedArtifact] = dataclasses.field(default_factory=dict)
 
 
-class MemoryMetadataStore(MemoryMonitors, MemorySchedules):
+class MemoryMetadataStore(MemoryMonitors, MemorySchedules, MemoryAccess):
     """The whole metadata store in dicts, behind one lock.
 
     Records are normalised on the way in (UTC datetimes, values through JSON) and copied on the
@@ -94,6 +108,7 @@ class MemoryMetadataStore(MemoryMonitors, MemorySchedules):
     def __init__(self) -> None:
         MemoryMonitors.__init__(self)
         MemorySchedules.__init__(self)
+        MemoryAccess.__init__(self)
         self._lock = threading.Lock()
         self._runs: dict[str, RunRecord] = {}
         self._artifacts: dict[str, ArtifactRecord] = {}
@@ -369,7 +384,9 @@ class MemoryMetadataStore(MemoryMonitors, MemorySchedules):
                 raise _checks.unknown_model_artifact(record.name, record.artifact_id)
             versions = self._models.setdefault(record.name, [])
             record = dataclasses.replace(record, version=len(versions) + 1)
+            entry = self._audit_checked(_audit_entries.model_registered(record))
             versions.append(record)
+            self._audit_append(entry)
         return _copy_model_version(record)
 
     def get_model_version(self, name: str, version: int | None = None) -> ModelVersionRecord:
@@ -423,14 +440,16 @@ class MemoryMetadataStore(MemoryMonitors, MemorySchedules):
             aliases = self._aliases.setdefault(move.name, {})
             held = aliases.get(move.alias)
             previous = None if held is None else held[0]
+            if move.version is None and previous is None:
+                raise _checks.no_alias_to_remove(move.name, move.alias)
+            stored = dataclasses.replace(move, previous=previous, seq=len(self._moves) + 1)
+            entry = self._audit_checked(_audit_entries.alias_moved(stored))
             if move.version is None:
-                if previous is None:
-                    raise _checks.no_alias_to_remove(move.name, move.alias)
                 del aliases[move.alias]
             else:
                 aliases[move.alias] = (move.version, move.moved_at)
-            stored = dataclasses.replace(move, previous=previous, seq=len(self._moves) + 1)
             self._moves.append(stored)
+            self._audit_append(entry)
         return stored
 
     def alias_history(self, name: str, alias: str | None = None) -> list[AliasMove]:
@@ -443,7 +462,9 @@ class MemoryMetadataStore(MemoryMonitors, MemorySchedules):
         decision = _checks.gate_decision(decision)
         with self._lock:
             decision = dataclasses.replace(decision, id=len(self._decisions) + 1)
+            entry = self._audit_checked(_audit_entries.gate_decided(decision))
             self._decisions.append(decision)
+            self._audit_append(entry)
         return _copy_decision(decision)
 
     def gate_decisions(self, name: str, version: int | None = None) -> list[GateDecision]:

@@ -9,6 +9,7 @@ from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Protocol
 
+from conveyor.store._access_records import AuditEntry, Role, TokenRecord, UserRecord
 from conveyor.store._monitor_records import (
     MonitorAction,
     MonitorAlert,
@@ -98,7 +99,9 @@ class TrackingStore(Protocol):
 
 
 class RegistryStore(Protocol):
-    """Model versions, aliases with their full history, and gate decisions."""
+    """Model versions, aliases with their full history, and gate decisions. Registering,
+    moving an alias and recording a decision each write an audit entry in the same transaction
+    (see AuditStore)."""
 
     def register_model_version(self, record: ModelVersionRecord) -> ModelVersionRecord:
         """Store ``record`` as the next version of its name (its ``version`` is ignored).
@@ -260,7 +263,90 @@ class ScheduleStore(Protocol):
     def get_lease(self, name: str) -> LeaseRecord | None: ...
 
 
-class MetadataStore(TrackingStore, RegistryStore, MonitorStore, ScheduleStore, Protocol):
+class AuditStore(Protocol):
+    """Who changed what, when, with the figures. The store writes an entry itself, in the same
+    transaction, for every model version registered, alias moved, gate decided, and user or
+    token changed; the actor is ``conveyor.core.current_actor()``."""
+
+    def record_audit(self, entry: AuditEntry) -> AuditEntry:
+        """Store an entry of a change made elsewhere; returns it with its id. An empty
+        ``actor`` is filled in with ``current_actor()``."""
+        ...
+
+    def audit(
+        self,
+        *,
+        actor: str | None = None,
+        target: str | None = None,
+        action: str | None = None,
+        since: datetime | None = None,
+        limit: int = 100,
+    ) -> list[AuditEntry]:
+        """The newest ``limit`` entries matching every filter given, newest first.
+
+        ``target`` matches itself and, for a model's name, every version and alias of it
+        (``churn`` matches ``churn@3`` and ``churn@production``); ``action`` matches itself and
+        the actions under it (``alias`` matches ``alias.promote``); ``since`` keeps entries at
+        or after it.
+        """
+        ...
+
+
+class AccessStore(Protocol):
+    """Users with their roles, and their API tokens (stored as hashes). Every change is audited
+    in its own transaction (see AuditStore)."""
+
+    def add_user(self, record: UserRecord) -> UserRecord:
+        """Store a new user; a name that exists already is refused (StoreError)."""
+        ...
+
+    def get_user(self, name: str) -> UserRecord:
+        """The user, or UserNotFound naming the users there are."""
+        ...
+
+    def list_users(self) -> list[UserRecord]:
+        """By name."""
+        ...
+
+    def set_role(self, name: str, role: Role, *, at: datetime) -> UserRecord:
+        """Give the user ``role``; returns the user as changed (UserNotFound if absent)."""
+        ...
+
+    def set_disabled(self, name: str, disabled: bool, *, at: datetime) -> UserRecord:
+        """Disable (or enable again) the user; a disabled user's tokens are refused."""
+        ...
+
+    def remove_user(self, name: str, *, at: datetime) -> UserRecord:
+        """Delete the user and their tokens; returns the user as it was. The audit log keeps
+        everything they did."""
+        ...
+
+    def add_token(self, record: TokenRecord) -> TokenRecord:
+        """Store a new token of an existing user (UserNotFound); its id and hash are new."""
+        ...
+
+    def token_by_hash(self, token_hash: str) -> TokenRecord | None:
+        """The token whose secret hashes to ``token_hash``, revoked or not; None if none."""
+        ...
+
+    def list_tokens(self, user: str | None = None) -> list[TokenRecord]:
+        """Every token (of ``user``, when given), oldest first."""
+        ...
+
+    def revoke_token(self, token_id: str, *, at: datetime) -> TokenRecord:
+        """Revoke the token for good (TokenNotFound if absent); revoking it again changes
+        nothing. Returns the token as revoked."""
+        ...
+
+    def touch_token(self, token_id: str, last_used_at: datetime) -> None:
+        """Record a use of the token; an earlier time than the one stored is ignored. Not
+        audited (TokenNotFound if absent)."""
+        ...
+
+
+class MetadataStore(
+    TrackingStore, RegistryStore, MonitorStore, ScheduleStore, AccessStore, AuditStore, Protocol
+):
     """Runs, step runs, artifacts and their lineage; named dataset versions; tracking; models.
 
     Every method is safe to call from several threads and several processes at once.

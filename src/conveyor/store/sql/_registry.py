@@ -3,7 +3,8 @@
 ``SqlMetadataStore`` delegates its RegistryStore methods here. Versions are numbered like
 dataset versions (``_numbering``). An alias move is one transaction that first locks the
 model's first version row, so two moves of one model on PostgreSQL take turns and each records
-the state it really replaced (SQLite's write lock does this on its own).
+the state it really replaced (SQLite's write lock does this on its own). Every change writes
+its audit entry (``_audit``) in its own transaction.
 """
 
 from __future__ import annotations
@@ -14,14 +15,14 @@ from typing import Any
 
 from sqlalchemy import BindParameter, Connection, Engine, bindparam, delete, func, insert, select
 
-from conveyor.store import _checks
+from conveyor.store import _audit_entries, _checks
 from conveyor.store._tracking_records import (
     AliasMove,
     GateDecision,
     ModelSummary,
     ModelVersionRecord,
 )
-from conveyor.store.sql import _rows
+from conveyor.store.sql import _audit, _rows
 from conveyor.store.sql._engine import dialect_insert, write_transaction
 from conveyor.store.sql._numbering import MAX_VERSION, NumberedQueries, Run, insert_numbered
 from conveyor.store.sql._tables import (
@@ -91,6 +92,8 @@ class SqlRegistry:
                     raise _checks.unknown_model_artifact(record.name, record.artifact_id)
                 number = self._numbered.next_number(connection, record.name)
                 connection.execute(self._insert_version, {**row, "version": number})
+                numbered = dataclasses.replace(record, version=number)
+                _audit.write(connection, _audit_entries.model_registered(numbered))
             return number
 
         number = insert_numbered(self._run, action, "register a model version")
@@ -184,7 +187,9 @@ class SqlRegistry:
                 stored = dataclasses.replace(move, previous=previous)
                 result = connection.execute(self._insert_move, _rows.alias_move_row(stored))
                 seq = result.inserted_primary_key[0]  # type: ignore[index]
-            return dataclasses.replace(stored, seq=int(seq))
+                stored = dataclasses.replace(stored, seq=int(seq))
+                _audit.write(connection, _audit_entries.alias_moved(stored))
+            return stored
 
         result: AliasMove = self._run(action, "move an alias")
         return result
@@ -222,7 +227,10 @@ class SqlRegistry:
         def action() -> int:
             with write_transaction(self._engine) as connection:
                 result = connection.execute(self._insert_decision, row)
-                return int(result.inserted_primary_key[0])  # type: ignore[index]
+                decision_id = int(result.inserted_primary_key[0])  # type: ignore[index]
+                stored = dataclasses.replace(decision, id=decision_id)
+                _audit.write(connection, _audit_entries.gate_decided(stored))
+            return decision_id
 
         decision_id: int = self._run(action, "record a gate decision")
         return dataclasses.replace(decision, id=decision_id)

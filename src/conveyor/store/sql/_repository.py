@@ -4,7 +4,8 @@ Statements are built once per store and reused, so SQLAlchemy's compiled cache s
 call; the engine calls find_cached once per step and commit every few steps. Rows become
 frozen records before they leave (``_rows``); errors become StoreError. Connecting and retries
 are in ``_engine``, migrations in ``_migrate``, the schema in ``_tables``; dataset versions,
-tracking and the registry are delegates (``_datasets``, ``_tracking``, ``_registry``).
+tracking, the registry, users and tokens, and the audit log are delegates (``_datasets``,
+``_tracking``, ``_registry``, ``_access``, ``_audit``).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from sqlalchemy.exc import IntegrityError
 
 from conveyor.core._errors import ArtifactNotFound, RunNotFound, StoreError
 from conveyor.store import _checks
+from conveyor.store._access_records import AuditEntry, Role, TokenRecord, UserRecord
 from conveyor.store._monitor_records import (
     MonitorAction,
     MonitorAlert,
@@ -64,6 +66,8 @@ from conveyor.store._tracking_records import (
     TrackingBatch,
 )
 from conveyor.store.sql import _rows
+from conveyor.store.sql._access import SqlAccess
+from conveyor.store.sql._audit import SqlAudit
 from conveyor.store.sql._datasets import SqlDatasetVersions
 from conveyor.store.sql._engine import (
     DIALECTS,
@@ -138,6 +142,8 @@ class SqlMetadataStore:
         self._registry = SqlRegistry(engine, self._reader, self._run)
         self._monitors = SqlMonitors(engine, self._reader, self._run)
         self._schedules = SqlSchedules(engine, self._reader, self._run)
+        self._access = SqlAccess(engine, self._reader, self._run)
+        self._audit = SqlAudit(engine, self._reader, self._run)
         self._insert_run = insert(runs)
         self._find_cached = _with_its_links(
             select(*_rows.STEP_COLUMNS)
@@ -512,6 +518,55 @@ class SqlMetadataStore:
 
     def get_lease(self, name: str) -> LeaseRecord | None:
         return self._schedules.get_lease(name)
+
+    # -- users, tokens and the audit log (delegated) --------------------------------------
+
+    def add_user(self, record: UserRecord) -> UserRecord:
+        return self._access.add_user(record)
+
+    def get_user(self, name: str) -> UserRecord:
+        return self._access.get_user(name)
+
+    def list_users(self) -> list[UserRecord]:
+        return self._access.list_users()
+
+    def set_role(self, name: str, role: Role, *, at: datetime) -> UserRecord:
+        return self._access.set_role(name, role, at)
+
+    def set_disabled(self, name: str, disabled: bool, *, at: datetime) -> UserRecord:
+        return self._access.set_disabled(name, disabled, at)
+
+    def remove_user(self, name: str, *, at: datetime) -> UserRecord:
+        return self._access.remove_user(name, at)
+
+    def add_token(self, record: TokenRecord) -> TokenRecord:
+        return self._access.add_token(record)
+
+    def token_by_hash(self, token_hash: str) -> TokenRecord | None:
+        return self._access.token_by_hash(token_hash)
+
+    def list_tokens(self, user: str | None = None) -> list[TokenRecord]:
+        return self._access.list_tokens(user)
+
+    def revoke_token(self, token_id: str, *, at: datetime) -> TokenRecord:
+        return self._access.revoke_token(token_id, at)
+
+    def touch_token(self, token_id: str, last_used_at: datetime) -> None:
+        self._access.touch_token(token_id, last_used_at)
+
+    def record_audit(self, entry: AuditEntry) -> AuditEntry:
+        return self._audit.record(entry)
+
+    def audit(
+        self,
+        *,
+        actor: str | None = None,
+        target: str | None = None,
+        action: str | None = None,
+        since: datetime | None = None,
+        limit: int = 100,
+    ) -> list[AuditEntry]:
+        return self._audit.query(actor, target, action, since, limit)
 
     def close(self) -> None:
         self._engine.dispose()

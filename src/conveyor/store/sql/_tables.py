@@ -36,6 +36,7 @@ NAME = 255  # conveyor.store._checks.NAME_MAX where the store checks a name's le
 DATASET_NAME = 200  # conveyor.store._checks.DATASET_NAME_MAX; model names too
 KEY = 250  # conveyor.store._checks.KEY_MAX: params, metrics, tags, logged artifact names
 ALIAS = 100  # conveyor.store._checks.ALIAS_MAX
+USER = 100  # conveyor.store._access_checks.USER_NAME_MAX
 _SEQ = BigInteger().with_variant(Integer(), "sqlite")  # SQLite: an INTEGER key is the rowid
 
 metadata = MetaData(
@@ -428,4 +429,45 @@ scheduler_leases = Table(
     Column("pid", Integer(), nullable=False),
     Column("acquired_at", UtcDateTime(), nullable=False),
     Column("expires_at", UtcDateTime(), nullable=False),
+)
+
+# -- users, API tokens and the audit log ------------------------------------------------------
+
+users = Table(
+    "users",
+    metadata,
+    Column("name", String(USER), primary_key=True),
+    Column("role", String(16), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("disabled", Boolean(), nullable=False),
+)
+
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("id", String(ID), primary_key=True),
+    Column("user", String(USER), ForeignKey("users.name", ondelete="CASCADE"), nullable=False),
+    Column("name", String(100), nullable=False),
+    Column("prefix", String(16), nullable=False),
+    Column("hash", String(64), nullable=False, unique=True),  # SHA-256 hex; looked up by it
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("expires_at", UtcDateTime()),
+    Column("last_used_at", UtcDateTime()),
+    Column("revoked_at", UtcDateTime()),
+    Index("ix_api_tokens_user", "user"),
+)
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", _SEQ, primary_key=True),
+    Column("at", UtcDateTime(), nullable=False),
+    Column("actor", String(255), nullable=False),
+    Column("action", String(100), nullable=False),
+    Column("target", String(255), nullable=False),
+    Column("details", JSON(), nullable=False),
+    Index("ix_audit_log_actor_id", "actor", "id"),
+    Index("ix_audit_log_target_id", "target", "id"),
+    Index("ix_audit_log_action_id", "action", "id"),
+    Index("ix_audit_log_at", "at"),
 )
