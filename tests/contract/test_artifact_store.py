@@ -38,7 +38,7 @@ def _blob_path(root: Path, address: str) -> Path:
 
 
 @pytest.fixture(
-    params=["memory", "fsspec-local", "fsspec-local-url", "fsspec-rename", "fsspec-memory"]
+    params=["memory", "fsspec-local", "fsspec-local-url", "fsspec-rename", "fsspec-memory", "http"]
 )
 def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
     if request.param == "memory":
@@ -48,6 +48,8 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]
             memory._blobs[address] = data  # no other way to damage a dict
 
         yield Backend(memory, corrupt_memory, list)
+    elif request.param == "http":
+        yield from _through_a_server(tmp_path)
     elif request.param in ("fsspec-local", "fsspec-local-url", "fsspec-rename"):
         root = tmp_path / "artifacts"
         url = {
@@ -78,6 +80,31 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]
         yield Backend(FsspecArtifactStore(f"memory://{prefix}"), corrupt_object, leftovers)
         if fs.exists(prefix):
             fs.rm(prefix, recursive=True)
+
+
+def _through_a_server(tmp_path: Path) -> Iterator[Backend]:
+    """A team server's artifact API over a folder, spoken to by the SDK's HTTP adapter, with
+    chunks small enough that the large blobs below go through resumable uploads."""
+    from starlette.testclient import TestClient
+
+    from conveyor.server._app import create_server_app
+    from conveyor.store import MemoryMetadataStore
+    from conveyor.store.http._artifacts import HttpArtifactStore
+
+    root = tmp_path / "artifacts"
+    app = create_server_app(
+        MemoryMetadataStore(),
+        FsspecArtifactStore(str(root)),
+        lambda token: ("contract", "editor"),
+        uploads=tmp_path / "uploads",
+    )
+
+    def corrupt_file(address: str, data: bytes) -> None:
+        _blob_path(root, address).write_bytes(data)
+
+    with TestClient(app) as client:
+        store = HttpArtifactStore("http://testserver", "cvt_any", chunk=1024 * 1024, client=client)
+        yield Backend(store, corrupt_file, _local_files(root))
 
 
 def test_put_returns_the_sha256_content_address(backend: Backend) -> None:

@@ -219,7 +219,10 @@ def test_moving_an_alias_records_what_it_replaced(store: MetadataStore) -> None:
         register(store)
     first = store.move_alias(move("production", 1, actor="ana", reason="first"))
     assert (first.previous, first.version, first.seq > 0) == (None, 1, True)
-    assert first == dataclasses.replace(move("production", 1, actor="ana", reason="first"),
+    # through a team server the move is recorded as made by the token's user, whoever the
+    # client names
+    actor = "contract" if type(store).__name__ == "HttpMetadataStore" else "ana"
+    assert first == dataclasses.replace(move("production", 1, actor=actor, reason="first"),
                                         seq=first.seq)  # fmt: skip
     second = store.move_alias(move("production", 3, seconds=5, decision_id=7))
     assert (second.previous, second.version, second.decision_id) == (1, 3, 7)

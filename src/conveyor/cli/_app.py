@@ -17,6 +17,7 @@ from conveyor.cli._monitor import monitor_group
 from conveyor.cli._options import params_option
 from conveyor.cli._schedule import schedule_group, scheduler_command
 from conveyor.cli._serve import serve_command
+from conveyor.cli._server import server_command
 
 
 class _Group(click.Group):
@@ -139,6 +140,7 @@ app.add_command(data_group)
 app.add_command(models_group)
 app.add_command(monitor_group)
 app.add_command(serve_command)
+app.add_command(server_command)
 app.add_command(schedule_group)
 app.add_command(scheduler_command)
 app.add_command(deploy_command)

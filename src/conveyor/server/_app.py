@@ -1,0 +1,72 @@
+"""The team server's ASGI app: the REST API over one metadata store and artifact store."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Collection
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Final
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from conveyor.core._errors import AuthenticationFailed
+from conveyor.server._api import store_routes
+from conveyor.server._artifacts import artifact_routes
+from conveyor.server._auth import Authenticator, CheckToken
+from conveyor.server._replies import Replies
+from conveyor.store import ArtifactStore, MetadataStore, authenticate
+
+PROTECTED_ALIASES: Final = ("production",)
+
+
+def token_checker(store: MetadataStore) -> CheckToken:
+    """Tokens checked against ``store``'s users and tokens."""
+
+    def check(token: str) -> tuple[str, str]:
+        try:
+            user = authenticate(store, token, datetime.now(UTC))
+        except AuthenticationFailed as exc:
+            raise ValueError(exc.message) from None
+        return user.name, user.role
+
+    return check
+
+
+def create_server_app(
+    store: MetadataStore,
+    artifacts: ArtifactStore,
+    check_token: CheckToken,
+    *,
+    uploads: Path,
+    protected_aliases: Collection[str] = PROTECTED_ALIASES,
+    close_store: bool = False,
+) -> Starlette:
+    """The API over ``store`` and ``artifacts``.
+
+    Args:
+        check_token: A token's user and role; raises ValueError saying why it is refused.
+        uploads: The folder of chunked uploads in progress (kept across restarts).
+        protected_aliases: Aliases only an admin may move (``production``).
+        close_store: Close the store when the app shuts down.
+    """
+    auth = Authenticator(check_token)
+
+    async def healthz(_: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    @asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        yield
+        if close_store:
+            store.close()
+
+    routes = [
+        Route("/healthz", healthz),
+        *store_routes(store, auth, frozenset(protected_aliases), Replies()),
+        *artifact_routes(artifacts, auth, uploads),
+    ]
+    return Starlette(routes=routes, lifespan=lifespan)
