@@ -7,6 +7,8 @@ again every window; it must return to ``ok`` first.
 
 from __future__ import annotations
 
+import functools
+import json
 import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -222,13 +224,22 @@ def _drifts(
 
 
 def _reference(version: ModelVersion, settings: Settings) -> Profile:
-    profile = version.profile(settings=settings)
-    if profile is None:
+    if version.profile_id is None:
         raise ConveyorError(
             f"{version.name}@{version.version} was registered without reference data, so "
             "drift cannot be measured: register it with reference=<training data>"
         )
-    return profile
+    return _profile(version.profile_id, settings)
+
+
+@functools.lru_cache(maxsize=32)
+def _profile(profile_id: str, settings: Settings) -> Profile:
+    """A reference profile, decoded once per process: its id is the hash of its content, so
+    it never changes, and a scheduler evaluating every few seconds need not decode it again."""
+    from conveyor.data import Profile
+
+    data = Workspace.for_api(settings).values.artifacts.get(profile_id)
+    return Profile.from_dict(json.loads(data))
 
 
 def _decide(
