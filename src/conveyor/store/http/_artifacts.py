@@ -9,21 +9,19 @@ network or a server restart without starting over. Downloads are checked against
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from typing import Final, TypeVar
 
 import httpx
 
-from conveyor.core._errors import ArtifactCorrupted, ArtifactNotFound, StoreError
+from conveyor.core._errors import ArtifactCorrupted, ArtifactNotFound
 from conveyor.core._hashing import content_address
 from conveyor.store import _checks
+from conveyor.store.http._retry import Backoff, retrying
 from conveyor.store.http._routes import PREFIX
 
 T = TypeVar("T")
 CHUNK: Final = 8 * 1024 * 1024
-_BACKOFF_S: Final = (0.1, 0.25, 0.5, 1.0, 2.0)
-_TRANSIENT: Final = (httpx.TransportError,)
 OFFSET_HEADER: Final = "Upload-Offset"
 
 
@@ -57,7 +55,7 @@ class HttpArtifactStore:
         address = content_address(data)
         if len(data) <= self._chunk:
             self._retrying(lambda: self._ok(self._http.put(_blob(address), content=data)))
-        else:
+        elif not self.exists(address):  # a large blob the server holds is not sent again
             self._upload(address, data)
         return address
 
@@ -86,8 +84,7 @@ class HttpArtifactStore:
         )
         path = f"{PREFIX}/uploads/{created.json()['id']}"
         offset = 0
-        deadline = time.monotonic() + self._retry_seconds
-        attempt = 0
+        backoff = Backoff(self.url, self._retry_seconds)
         while offset < len(data):
             piece = data[offset : offset + self._chunk]
             try:
@@ -96,10 +93,9 @@ class HttpArtifactStore:
                     offset = int(answer.headers[OFFSET_HEADER])
                     continue
                 offset = int(self._ok(answer).headers[OFFSET_HEADER])
-                attempt = 0
-                deadline = time.monotonic() + self._retry_seconds
-            except _TRANSIENT as exc:
-                attempt = self._pause(attempt, deadline, exc)
+                backoff.reset()  # progress: the next failure gets the whole time again
+            except httpx.TransportError as exc:
+                backoff.pause(exc)
                 offset = int(
                     self._retrying(lambda: self._ok(self._http.head(path))).headers[OFFSET_HEADER]
                 )
@@ -110,22 +106,7 @@ class HttpArtifactStore:
     # -- plumbing --------------------------------------------------------------------------------
 
     def _retrying(self, send: Callable[[], T]) -> T:
-        deadline = time.monotonic() + self._retry_seconds
-        attempt = 0
-        while True:
-            try:
-                return send()
-            except _TRANSIENT as exc:
-                attempt = self._pause(attempt, deadline, exc)
-
-    def _pause(self, attempt: int, deadline: float, exc: Exception) -> int:
-        pause = _BACKOFF_S[min(attempt, len(_BACKOFF_S) - 1)]
-        if time.monotonic() + pause > deadline:
-            raise StoreError(
-                f"cannot reach the conveyor server at {self.url}: {exc}", url=self.url
-            ) from exc
-        time.sleep(pause)
-        return attempt + 1
+        return retrying(self.url, self._retry_seconds, send)
 
     def _ok(self, response: httpx.Response) -> httpx.Response:
         if response.status_code < 400:

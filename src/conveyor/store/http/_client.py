@@ -14,7 +14,6 @@ it has started before it exits, so a repeat after a restart is of a request it n
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from collections.abc import Callable, Mapping
 from typing import Any, Final
@@ -24,9 +23,9 @@ import httpx
 from conveyor.core import _errors
 from conveyor.core._errors import AccessError, ConveyorError, StoreError
 from conveyor.store.http._codec import decode, encode, to_json
+from conveyor.store.http._retry import retrying
 from conveyor.store.http._routes import ROUTES, SERVER_ONLY, Route, is_text
 
-_BACKOFF_S: Final = (0.1, 0.25, 0.5, 1.0, 2.0)
 _USER_AGENT: Final = "conveyor-sdk"
 IDEMPOTENCY_HEADER: Final = "Idempotency-Key"
 
@@ -86,19 +85,7 @@ class HttpMetadataStore:
         return decode(response.content, route.hints["return"])
 
     def _send(self, request: httpx.Request) -> httpx.Response:
-        deadline = time.monotonic() + self._retry_seconds
-        for attempt in range(1_000_000):
-            try:
-                return self._http.send(request)
-            except httpx.TransportError as exc:
-                failure: Exception = exc
-            pause = _BACKOFF_S[min(attempt, len(_BACKOFF_S) - 1)]
-            if time.monotonic() + pause > deadline:
-                raise StoreError(
-                    f"cannot reach the conveyor server at {self.url}: {failure}", url=self.url
-                ) from failure
-            time.sleep(pause)
-        raise AssertionError("unreachable")
+        return retrying(self.url, self._retry_seconds, lambda: self._http.send(request))
 
 
 def _body(route: Route, values: Mapping[str, Any]) -> bytes:
