@@ -22,9 +22,9 @@ from starlette.routing import Route as StarletteRoute
 
 from conveyor.core._actor import acting_as
 from conveyor.core._errors import ConveyorError, StoreError
-from conveyor.server._auth import Authenticator, Identity, Refused
+from conveyor.server._auth import Authenticator, Identity
 from conveyor.server._replies import Replies
-from conveyor.serving._errors import error_response
+from conveyor.serving._errors import ClientError, client_error_response, error_response
 from conveyor.store import AliasMove, MetadataStore
 from conveyor.store.http import ROUTES, Route, encode, from_json
 from conveyor.store.http._client import IDEMPOTENCY_HEADER
@@ -34,13 +34,6 @@ log = logging.getLogger("conveyor.server")
 
 _JSON: Final = "application/json"
 _PLACEHOLDER: Final = re.compile(r"{(\w+)}")
-
-
-class BadRequest(Exception):
-    def __init__(self, message: str, **details: object) -> None:
-        super().__init__(message)
-        self.message = message
-        self.details = details
 
 
 def store_routes(
@@ -87,10 +80,8 @@ def _endpoint(
             kwargs = await _arguments(route, request)
             if route.method == "move_alias":
                 kwargs["move"] = _checked_move(kwargs["move"], identity, protected)
-        except Refused as exc:
-            return error_response(exc.status, exc.kind, exc.message, exc.details, exc.headers)
-        except BadRequest as exc:
-            return error_response(400, "ConveyorError", exc.message, exc.details)
+        except ClientError as exc:
+            return client_error_response(exc)
         try:
             result = await run_in_threadpool(_call, store, route.method, kwargs, identity.name)
         except ConveyorError as exc:
@@ -115,10 +106,14 @@ def _checked_move(move: AliasMove, identity: Identity, protected: frozenset[str]
     """The move, if ``identity`` may make it, recorded as made by them (whatever the client
     wrote in ``actor``)."""
     if not isinstance(move, AliasMove):
-        raise BadRequest("argument 'move' must be an alias move")
+        raise _bad("argument 'move' must be an alias move")
     if move.alias in protected:
         identity.require("admin", f"moving the protected alias {move.alias!r}")
     return dataclasses.replace(move, actor=identity.name)
+
+
+def _bad(message: str, **details: object) -> ClientError:
+    return ClientError(400, "ConveyorError", message, **details)
 
 
 def _status(exc: ConveyorError) -> int:
@@ -136,9 +131,9 @@ async def _arguments(route: Route, request: Request) -> dict[str, Any]:
         try:
             body = json.loads(await request.body() or b"{}")
         except ValueError as exc:
-            raise BadRequest(f"the request body is not JSON: {exc}") from None
+            raise _bad(f"the request body is not JSON: {exc}") from None
         if not isinstance(body, dict):
-            raise BadRequest("the request body must be a JSON object of the arguments")
+            raise _bad("the request body must be a JSON object of the arguments")
         raw.update(body)  # the body's value of a path argument keeps its JSON type
     else:
         for key, text in request.query_params.items():
@@ -149,7 +144,7 @@ async def _arguments(route: Route, request: Request) -> dict[str, Any]:
 def _typed(route: Route, raw: Mapping[str, Any]) -> dict[str, Any]:
     unknown = sorted(set(raw) - set(route.arguments))
     if unknown:
-        raise BadRequest(
+        raise _bad(
             f"unknown argument(s) {', '.join(unknown)} for {route.verb} {route.path}; "
             f"it takes {', '.join(route.arguments) or 'none'}",
             unknown=unknown,
@@ -159,12 +154,12 @@ def _typed(route: Route, raw: Mapping[str, Any]) -> dict[str, Any]:
         parameter = route.signature.parameters[name]
         if name not in raw:
             if parameter.default is parameter.empty:
-                raise BadRequest(f"missing argument {name!r}", argument=name)
+                raise _bad(f"missing argument {name!r}", argument=name)
             continue
         try:
             kwargs[name] = from_json(raw[name], route.hints[name])
         except Exception as exc:  # cattrs reports every field that did not fit
-            raise BadRequest(
+            raise _bad(
                 f"argument {name!r} does not fit {_type_name(route.hints[name])}: {_reason(exc)}",
                 argument=name,
             ) from None
@@ -175,7 +170,7 @@ def _json(key: str, text: str) -> Any:
     try:
         return json.loads(text)
     except ValueError:
-        raise BadRequest(f"query parameter {key!r} is not JSON: {text!r}", argument=key) from None
+        raise _bad(f"query parameter {key!r} is not JSON: {text!r}", argument=key) from None
 
 
 def _type_name(hint: object) -> str:

@@ -23,9 +23,9 @@ from starlette.routing import Route
 
 from conveyor.core._errors import ArtifactDecryptionError, ArtifactNotFound, ConveyorError
 from conveyor.core._hashing import content_address
-from conveyor.server._auth import Authenticator, Refused
+from conveyor.server._auth import Authenticator
 from conveyor.server._uploads import upload_routes
-from conveyor.serving._errors import error_response
+from conveyor.serving._errors import ClientError, client_error_response, error_response
 from conveyor.store import ArtifactStore
 from conveyor.store.http._routes import PREFIX
 
@@ -44,8 +44,8 @@ def artifact_routes(artifacts: ArtifactStore, auth: Authenticator, uploads: Path
                 found = await run_in_threadpool(artifacts.exists, address)
                 return Response(status_code=200 if found else 404)
             data = await run_in_threadpool(artifacts.get, address)
-        except Refused as exc:
-            return error_response(exc.status, exc.kind, exc.message, exc.details, exc.headers)
+        except ClientError as exc:
+            return client_error_response(exc)
         except ArtifactNotFound as exc:
             return error_response(404, "ArtifactNotFound", exc.message, exc.details)
         except ArtifactDecryptionError as exc:  # the server's keys, not the client's request

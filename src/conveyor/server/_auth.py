@@ -16,10 +16,12 @@ from typing import Final
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
+from conveyor.serving._errors import ClientError
+
 ROLES: Final = ("viewer", "editor", "admin")
 
 
-class Refused(Exception):
+class Refused(ClientError):
     """A request the server will not serve for who sent it: 401, 403 or 429."""
 
     def __init__(
@@ -30,11 +32,7 @@ class Refused(Exception):
         headers: Mapping[str, str] | None = None,
         **details: object,
     ) -> None:
-        super().__init__(message)
-        self.status = status
-        self.kind = kind
-        self.message = message
-        self.details = details
+        super().__init__(status, kind, message, **details)
         self.headers = dict(headers or {})
 
 

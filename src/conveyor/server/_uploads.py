@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import uuid
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Final
 
@@ -15,32 +16,27 @@ from starlette.routing import Route
 
 from conveyor.core._errors import ConveyorError
 from conveyor.core._hashing import content_address
-from conveyor.server._auth import Authenticator, Refused
-from conveyor.serving._errors import error_response
+from conveyor.server._auth import Authenticator
+from conveyor.serving._errors import ClientError, client_error_response, error_response
 from conveyor.store import ArtifactStore
 from conveyor.store.http._artifacts import OFFSET_HEADER
 from conveyor.store.http._routes import PREFIX
 
 _ID: Final = re.compile(r"[0-9a-f]{32}")
+Handler = Callable[[Request], Awaitable[Response]]
 MAX_UPLOAD_BYTES: Final = 64 * 1024**3
-
-
-class UploadNotFound(ConveyorError):
-    """An upload id the server does not hold (never opened, or completed)."""
 
 
 def upload_routes(artifacts: ArtifactStore, auth: Authenticator, folder: Path) -> list[Route]:
     folder.mkdir(parents=True, exist_ok=True)
 
-    async def guarded(request: Request, handle: object) -> Response:
+    async def guarded(request: Request, handle: Handler) -> Response:
         try:
             identity = await auth.identify(request)
             identity.require("editor", "uploading an artifact")
-            return await handle(request)  # type: ignore[operator,no-any-return]
-        except Refused as exc:
-            return error_response(exc.status, exc.kind, exc.message, exc.details, exc.headers)
-        except UploadNotFound as exc:
-            return error_response(404, "UploadNotFound", exc.message)
+            return await handle(request)
+        except ClientError as exc:
+            return client_error_response(exc)
         except ConveyorError as exc:
             return error_response(400, type(exc).__name__, exc.message, exc.details)
 
@@ -59,7 +55,9 @@ def upload_routes(artifacts: ArtifactStore, auth: Authenticator, folder: Path) -
             return Response(status_code=409, headers={OFFSET_HEADER: str(held)})
         body = await request.body()
         if held + len(body) > MAX_UPLOAD_BYTES:
-            raise ConveyorError(f"an upload is at most {MAX_UPLOAD_BYTES} bytes")
+            raise ClientError(
+                413, "ConveyorError", f"an upload is at most {MAX_UPLOAD_BYTES} bytes"
+            )
         await run_in_threadpool(_append, path, body)
         return Response(status_code=204, headers={OFFSET_HEADER: str(held + len(body))})
 
@@ -68,7 +66,9 @@ def upload_routes(artifacts: ArtifactStore, auth: Authenticator, folder: Path) -
         try:
             address = str((await request.json())["address"])
         except (ValueError, KeyError, TypeError):
-            raise ConveyorError('complete an upload with {"address": "sha256:..."}') from None
+            raise ClientError(
+                400, "ConveyorError", 'complete an upload with {"address": "sha256:..."}'
+            ) from None
         data = await run_in_threadpool(path.read_bytes)
         actual = content_address(data)
         if actual != address:
@@ -82,7 +82,7 @@ def upload_routes(artifacts: ArtifactStore, auth: Authenticator, folder: Path) -
         path.unlink(missing_ok=True)
         return Response(status_code=204)
 
-    def route(path: str, handle: object, methods: list[str]) -> Route:
+    def route(path: str, handle: Handler, methods: list[str]) -> Route:
         async def endpoint(request: Request) -> Response:
             return await guarded(request, handle)
 
@@ -99,14 +99,18 @@ def _upload(folder: Path, request: Request) -> Path:
     upload = str(request.path_params["upload"])
     path = folder / upload
     if _ID.fullmatch(upload) is None or not path.is_file():
-        raise UploadNotFound(f"no upload {upload!r}: open one with POST {PREFIX}/uploads")
+        raise ClientError(
+            404, "UploadNotFound", f"no upload {upload!r}: open one with POST {PREFIX}/uploads"
+        )
     return path
 
 
 def _offset(request: Request) -> int:
     text = request.headers.get(OFFSET_HEADER, "")
     if not text.isdigit():
-        raise ConveyorError(f"a chunk needs an {OFFSET_HEADER} header: the byte it starts at")
+        raise ClientError(
+            400, "ConveyorError", f"a chunk needs an {OFFSET_HEADER} header: the byte it starts at"
+        )
     return int(text)
 
 

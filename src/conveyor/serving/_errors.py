@@ -22,6 +22,7 @@ class ClientError(Exception):
         self.kind = kind
         self.message = message
         self.details = details
+        self.headers: dict[str, str] = {}  # e.g. WWW-Authenticate, Retry-After
 
 
 def error_body(kind: str, message: str, details: Mapping[str, object] | None = None) -> bytes:
@@ -45,7 +46,9 @@ def error_response(
 
 
 def client_error_response(exc: ClientError, headers: Mapping[str, str] | None = None) -> Response:
-    return error_response(exc.status, exc.kind, exc.message, exc.details, headers)
+    return error_response(
+        exc.status, exc.kind, exc.message, exc.details, exc.headers | dict(headers or {})
+    )
 
 
 def oip_error_response(exc: ClientError) -> Response:
