@@ -26,7 +26,6 @@ ACTION_MAX = 100
 TARGET_MAX = 255
 _HASH = re.compile(r"[0-9a-f]{64}")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-_SHOWN = 20
 
 
 def user_name(name: str) -> str:
@@ -113,9 +112,9 @@ def matches(entry: AuditEntry, actor: str | None, target: str | None, action: st
 
 def user_not_found(name: str, existing: Iterable[str]) -> UserNotFound:
     names = sorted(existing)
-    there = ", ".join(names[:_SHOWN]) + (", …" if len(names) > _SHOWN else "") or "none"
     return UserNotFound(
-        f"no user named {name!r}; users: {there} (`conveyor users add NAME --role ROLE` adds one)",
+        f"no user named {name!r}; users: {_checks.listing(names)} "
+        "(`conveyor users add NAME --role ROLE` adds one)",
         name=name,
         users=names,
     )

@@ -125,6 +125,14 @@ def not_json(what: str, exc: BaseException) -> StoreError:
     )
 
 
+def listing(names: Sequence[str], shown: int = 20) -> str:
+    """The first ``shown`` names, comma-separated (``…`` if there are more), or ``none``: what an
+    error lists of the things that do exist."""
+    if not names:
+        return "none"
+    return ", ".join(names[:shown]) + (", …" if len(names) > shown else "")
+
+
 def ambiguous(kind: str, ref: str, candidates: Iterable[str]) -> StoreError:
     """The error for a prefix that matches several ids; names the first ten, sorted."""
     names = sorted(candidates)

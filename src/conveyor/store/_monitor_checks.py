@@ -87,9 +87,8 @@ def action(record: MonitorAction) -> MonitorAction:
 
 def monitor_not_found(name: str, existing: Iterable[str]) -> MonitorNotFound:
     names = sorted(existing)
-    there = ", ".join(names[:20]) + (", …" if len(names) > 20 else "") if names else "none"
     return MonitorNotFound(
-        f"no monitor named {name!r}; monitors: {there} (`conveyor monitor list`)",
+        f"no monitor named {name!r}; monitors: {_checks.listing(names)} (`conveyor monitor list`)",
         name=name,
         monitors=names,
     )

@@ -128,9 +128,9 @@ def fire_status(status: str | None) -> str | None:
 
 def schedule_not_found(ref: str, existing: Iterable[ScheduleRecord]) -> ScheduleNotFound:
     names = sorted(r.name or r.id for r in existing)
-    there = ", ".join(names[:20]) + (", …" if len(names) > 20 else "") if names else "none"
     return ScheduleNotFound(
-        f"no schedule with id or name {ref!r}; schedules: {there} (`conveyor schedule list`)",
+        f"no schedule with id or name {ref!r}; schedules: {_checks.listing(names)} "
+        "(`conveyor schedule list`)",
         ref=ref,
         schedules=names,
     )
