@@ -61,6 +61,11 @@ def server_command(
     if (ssl_certfile is None) != (ssl_keyfile is None):
         raise ConfigurationError("TLS needs both --ssl-certfile and --ssl-keyfile")
     current = settings()
+    if current.is_remote:
+        raise ConfigurationError(
+            f"CONVEYOR_TRACKING_URI is set ({current.tracking_uri}): that makes this machine a "
+            "client of another server. Unset it to serve this project's store"
+        )
     changes = {k: v for k, v in {"db_url": db_url, "artifacts": artifacts}.items() if v}
     current = current.with_changes(**changes) if changes else current
     workspace = Workspace.open(current)
@@ -77,6 +82,7 @@ def server_command(
         uploads=current.home / "uploads",
         protected_aliases=protected,
         close_store=True,
+        encrypted=current.is_encrypted,
     )
     scheme = "https" if ssl_certfile else "http"
     click.echo(f"conveyor server on {scheme}://{host}:{port}/api/v1", err=True)

@@ -13,6 +13,7 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from conveyor.core._errors import ConfigurationError
 
@@ -34,6 +35,24 @@ class Settings:
     # it or an old one. Secrets: kept out of repr, so they never reach a log or a traceback.
     encryption_key: bytes | None = field(default=None, repr=False)
     encryption_old_keys: tuple[bytes, ...] = field(default=(), repr=False)
+    # A team server (CONVEYOR_TRACKING_URI) holds the metadata and the artifacts: db_url and
+    # artifacts are then its URL, and every request carries the token.
+    tracking_uri: str | None = None
+    token: str | None = field(default=None, repr=False)
+    # Where served models write their prediction and feedback logs and monitors read them: the
+    # artifact store, or with a team server a folder or fsspec URL of their own (the server
+    # stores blobs by content, not appendable logs).
+    prediction_logs: str | None = None  # None: the artifact store
+
+    @property
+    def prediction_log_url(self) -> str:
+        """Where the prediction and feedback logs are (a folder or fsspec URL)."""
+        return self.prediction_logs or self.artifacts
+
+    @property
+    def is_remote(self) -> bool:
+        """Whether a team server holds the metadata and artifacts."""
+        return self.tracking_uri is not None
 
     @property
     def is_encrypted(self) -> bool:
@@ -62,6 +81,11 @@ def load_settings(environ: Mapping[str, str], project_dir: Path) -> Settings:
     db_url = value("db_url") or f"sqlite:///{home / 'conveyor.db'}"
     artifacts = value("artifacts") or str(home / "artifacts")
     key, old_keys = _encryption_keys(environ, file_values, project_dir)
+    tracking_uri, token = _server(environ, file_values, value("tracking_uri"), key)
+    prediction_logs = value("prediction_logs")
+    if tracking_uri is not None:
+        db_url = artifacts = tracking_uri
+        prediction_logs = prediction_logs or str(home / "prediction-logs")
     inline_limit = _count("inline_limit", value("inline_limit"), minimum=0)
     if inline_limit is None:
         inline_limit = _DEFAULT_INLINE_LIMIT
@@ -75,7 +99,51 @@ def load_settings(environ: Mapping[str, str], project_dir: Path) -> Settings:
         inline_limit=0 if key is not None else inline_limit,
         encryption_key=key,
         encryption_old_keys=old_keys,
+        tracking_uri=tracking_uri,
+        token=token,
+        prediction_logs=prediction_logs,
     )
+
+
+def _server(
+    environ: Mapping[str, str],
+    file_values: Mapping[str, object],
+    uri: str | None,
+    key: bytes | None,
+) -> tuple[str | None, str | None]:
+    """The team server's URL and the token to send it, checked."""
+    if "token" in file_values:
+        raise ConfigurationError(
+            "conveyor.toml holds token: a token does not belong in a file that is shared or "
+            "committed. Set CONVEYOR_TOKEN",
+            key="token",
+        )
+    token = environ.get(_PREFIX + "TOKEN") or None
+    if uri is None:
+        return None, None
+    uri = uri.strip().rstrip("/")
+    parts = urlsplit(uri)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ConfigurationError(
+            f"CONVEYOR_TRACKING_URI must be the http:// or https:// URL of a team server, "
+            f"got {uri!r}",
+            key="tracking_uri",
+        )
+    if token is None:
+        raise ConfigurationError(
+            f"CONVEYOR_TRACKING_URI names the team server {uri}, but CONVEYOR_TOKEN is not set: "
+            "ask an admin for a token (`conveyor tokens create --user NAME`, on the server)",
+            key="token",
+        )
+    if key is not None:
+        # the server encrypts what it stores; a client's key would either do nothing or
+        # encrypt blobs nobody else could read
+        raise ConfigurationError(
+            "an encryption key is set beside CONVEYOR_TRACKING_URI: encryption at rest is the "
+            "team server's setting; unset CONVEYOR_ENCRYPTION_KEY (and _FILE) on this client",
+            key="encryption_key",
+        )
+    return uri, token
 
 
 def _read_toml(path: Path) -> dict[str, object]:

@@ -85,7 +85,10 @@ def _without_contents(meta: Mapping[str, object]) -> dict[str, object]:
 def open_artifacts(settings: Settings) -> ArtifactStore:
     """The artifact store ``settings`` name, encrypting when they hold a key."""
     return open_artifact_store(
-        settings.artifacts, key=settings.encryption_key, old_keys=settings.encryption_old_keys
+        settings.artifacts,
+        key=settings.encryption_key,
+        old_keys=settings.encryption_old_keys,
+        token=settings.token,
     )
 
 

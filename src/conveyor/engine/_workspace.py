@@ -21,7 +21,20 @@ class Workspace:
 
     @classmethod
     def open(cls, settings: Settings) -> Workspace:
-        metadata = open_metadata_store(settings.db_url)
+        metadata = open_metadata_store(settings.db_url, token=settings.token)
+        if settings.is_remote:
+            from conveyor.store.http import HttpMetadataStore
+
+            assert isinstance(metadata, HttpMetadataStore)
+            try:
+                # a refused token fails here, with the server's reason, not at the first write
+                if metadata.session().encrypted:
+                    # no value may rest in plaintext in the metadata store: every one goes to
+                    # the (encrypted) artifacts, as with a local encrypted store
+                    settings = settings.with_changes(inline_limit=0)
+            except BaseException:
+                metadata.close()
+                raise
         values = ValueStore(open_artifacts(settings), settings.inline_limit)
         return cls(settings, metadata, values)
 

@@ -121,7 +121,7 @@ def store_report(name: str, evaluation: MonitorEvaluation, ws: Workspace) -> str
     """Write the report beside the artifacts and return where it is (a URL)."""
     history = ws.metadata.evaluations(name, limit=60)[1:]
     actions = ws.metadata.actions(name, evaluation.id)
-    folder = Folder(ws.settings.artifacts)
+    folder = Folder(ws.settings.prediction_log_url)
     path = folder.path("monitor-reports", name, f"{evaluation.id}.html")
     folder.write(path, render(name, evaluation, history, actions).encode())
     local = Path(path)

@@ -81,7 +81,7 @@ def _read_window(
     model: str, window: Window, now: datetime | None, settings: Settings | None
 ) -> pl.DataFrame:
     span = parse_window(window)
-    artifacts = _settings(settings).artifacts
+    artifacts = _settings(settings).prediction_log_url
     name = model.partition("@")[0]
     end = now or datetime.now(UTC)
     if isinstance(span, timedelta):
@@ -166,7 +166,7 @@ def _labels(model: str, frame: pl.DataFrame, settings: Settings | None) -> pl.Da
     if not frame.height:
         return frame.clear()
     since = frame.get_column("received_at").min()
-    artifacts = _settings(settings).artifacts
+    artifacts = _settings(settings).prediction_log_url
     found = read_feedback(artifacts, model.partition("@")[0], since=since)  # type: ignore[arg-type]
     return found.unique("request_id", keep="last", maintain_order=True)
 

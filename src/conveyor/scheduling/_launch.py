@@ -76,6 +76,11 @@ class SubprocessLauncher:
         env["CONVEYOR_INLINE_LIMIT"] = str(self._settings.inline_limit)
         if self._settings.workers is not None:
             env["CONVEYOR_WORKERS"] = str(self._settings.workers)
+        if self._settings.tracking_uri is not None and self._settings.token is not None:
+            env["CONVEYOR_TRACKING_URI"] = self._settings.tracking_uri
+            env["CONVEYOR_TOKEN"] = self._settings.token
+        if self._settings.prediction_logs is not None:
+            env["CONVEYOR_PREDICTION_LOGS"] = absolute_location(self._settings.prediction_logs)
         env["PYTHONUNBUFFERED"] = "1"  # so a crash leaves its last lines in the output
         return env
 

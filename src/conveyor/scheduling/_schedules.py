@@ -231,7 +231,8 @@ def _view(store: MetadataStore, record: ScheduleRecord, now: datetime) -> Schedu
 
 @contextlib.contextmanager
 def _opened(settings: Settings | None) -> Iterator[MetadataStore]:
-    store = open_metadata_store((settings or load_settings(os.environ, Path.cwd())).db_url)
+    current = settings or load_settings(os.environ, Path.cwd())
+    store = open_metadata_store(current.db_url, token=current.token)
     try:
         yield store
     finally:

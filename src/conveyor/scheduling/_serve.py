@@ -38,7 +38,7 @@ def run_scheduler(
     Raises:
         SchedulerError: another scheduler holds the store's lease, or took it over.
     """
-    store = open_metadata_store(settings.db_url)
+    store = open_metadata_store(settings.db_url, token=settings.token)
     try:
         scheduler = Scheduler(
             store,

@@ -14,11 +14,14 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from conveyor.core._errors import AuthenticationFailed
+from conveyor.core._version import __version__
 from conveyor.server._api import store_routes
 from conveyor.server._artifacts import artifact_routes
 from conveyor.server._auth import Authenticator, CheckToken
 from conveyor.server._replies import Replies
+from conveyor.serving._errors import ClientError, client_error_response
 from conveyor.store import ArtifactStore, MetadataStore, authenticate
+from conveyor.store.http._routes import PREFIX
 
 PROTECTED_ALIASES: Final = ("production",)
 
@@ -44,6 +47,7 @@ def create_server_app(
     uploads: Path,
     protected_aliases: Collection[str] = PROTECTED_ALIASES,
     close_store: bool = False,
+    encrypted: bool = False,
 ) -> Starlette:
     """The API over ``store`` and ``artifacts``.
 
@@ -52,11 +56,30 @@ def create_server_app(
         uploads: The folder of chunked uploads in progress (kept across restarts).
         protected_aliases: Aliases only an admin may move (``production``).
         close_store: Close the store when the app shuts down.
+        encrypted: Whether ``artifacts`` encrypts at rest: clients then keep no value in the
+            metadata store, where it would rest in plaintext.
     """
     auth = Authenticator(check_token)
 
     async def healthz(_: Request) -> Response:
         return JSONResponse({"status": "ok"})
+
+    async def session(request: Request) -> Response:
+        """Who the token is, and what a client must know of this server before using it."""
+        try:
+            identity = await auth.identify(request)
+        except ClientError as exc:
+            return client_error_response(exc)
+        return JSONResponse(
+            {
+                "user": identity.name,
+                "role": identity.role,
+                "server_version": __version__,
+                "api": PREFIX,
+                "encrypted": encrypted,
+                "protected_aliases": sorted(protected_aliases),
+            }
+        )
 
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
@@ -66,6 +89,7 @@ def create_server_app(
 
     routes = [
         Route("/healthz", healthz),
+        Route(f"{PREFIX}/session", session),
         *store_routes(store, auth, frozenset(protected_aliases), Replies()),
         *artifact_routes(artifacts, auth, uploads),
     ]

@@ -71,7 +71,7 @@ class Service:
             for name in self.models
         }
         self.prediction_log = PredictionLog(
-            self.workspace.settings.artifacts,
+            self.workspace.settings.prediction_log_url,
             max_rows=options.prediction_log_rows,
             flush_seconds=options.prediction_log_flush_s,
             metrics=self.metrics,

@@ -6,6 +6,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 from conveyor.store._access_checks import role as check_role
 from conveyor.store._access_checks import user_name as check_user_name
 from conveyor.store._access_records import ROLES as ROLES
@@ -14,6 +16,7 @@ from conveyor.store._access_records import Role as Role
 from conveyor.store._access_records import TokenRecord as TokenRecord
 from conveyor.store._access_records import UserRecord as UserRecord
 from conveyor.store._artifacts import FsspecArtifactStore as FsspecArtifactStore
+from conveyor.store._artifacts import is_server_url as is_server_url
 from conveyor.store._artifacts import open_artifact_store as open_artifact_store
 from conveyor.store._artifacts import raw_artifact_store as raw_artifact_store
 from conveyor.store._checks import alias_name as check_alias_name
@@ -89,11 +92,17 @@ from conveyor.store._tracking_records import RunTable as RunTable
 from conveyor.store._tracking_records import TrackingBatch as TrackingBatch
 
 
-def open_metadata_store(url: str) -> MetadataStore:
+def open_metadata_store(url: str, *, token: str | None = None) -> MetadataStore:
     """The metadata store at a SQLAlchemy URL (``sqlite:///…``, ``postgresql+psycopg://…``),
-    created or migrated to the current schema on first use; ``memory://`` for tests."""
+    created or migrated to the current schema on first use; ``memory://`` for tests; a team
+    server's ``http(s)://`` URL, spoken to with ``token``."""
     if url == "memory://":
         return MemoryMetadataStore()
+    if is_server_url(url):
+        from conveyor.store.http import HttpMetadataStore
+
+        # its methods are made from the MetadataStore protocol itself (``http._routes``)
+        return cast(MetadataStore, HttpMetadataStore(url, token))
     from conveyor.store.sql import SqlMetadataStore
 
     return SqlMetadataStore.open(url)
@@ -176,6 +185,7 @@ __all__ = [
     "create_token",
     "generate_key",
     "hash_token",
+    "is_server_url",
     "key_id",
     "open_artifact_store",
     "open_metadata_store",

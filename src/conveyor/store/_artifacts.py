@@ -30,19 +30,40 @@ _REST = re.compile(r"[0-9a-f]{62}")
 
 
 def open_artifact_store(
-    url: str, *, key: bytes | None = None, old_keys: Sequence[bytes] = ()
+    url: str,
+    *,
+    key: bytes | None = None,
+    old_keys: Sequence[bytes] = (),
+    token: str | None = None,
 ) -> ArtifactStore:
     """The artifact store at ``url``: a folder, ``file://…``, any fsspec URL; ``memory://`` gives
-    a private in-process store for tests. With a ``key``, blobs are encrypted at rest under it
-    and read under it or any of ``old_keys`` (see ``EncryptedArtifactStore``)."""
+    a private in-process store for tests; a team server's ``http(s)://`` URL, spoken to with
+    ``token`` (the server encrypts what it holds). With a ``key``, blobs are encrypted at rest
+    under it and read under it or any of ``old_keys`` (see ``EncryptedArtifactStore``)."""
+    if is_server_url(url):
+        from conveyor.store.http._artifacts import HttpArtifactStore
+
+        if key is not None:
+            raise StoreError("a team server's artifacts are encrypted by the server, not a client")
+        return HttpArtifactStore(url, token)
     inner = raw_artifact_store(url)
     if key is None:
         return inner
     return EncryptedArtifactStore(inner, key, old_keys)
 
 
+def is_server_url(url: str) -> bool:
+    """Whether ``url`` names a team server rather than a store of its own."""
+    return url.startswith(("http://", "https://"))
+
+
 def raw_artifact_store(url: str) -> RawArtifactStore:
     """The adapter at ``url``, never encrypting: what ``conveyor keys`` scans."""
+    if is_server_url(url):
+        raise StoreError(
+            f"{url} is a team server: its artifacts are reached through its API, and their "
+            "keys are managed where the server runs"
+        )
     return MemoryArtifactStore() if url == "memory://" else FsspecArtifactStore(url)
 
 

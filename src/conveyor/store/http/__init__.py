@@ -7,8 +7,17 @@ adapter an SDK or CLI uses when ``CONVEYOR_TRACKING_URI`` names a server.
 
 from __future__ import annotations
 
-from conveyor.store.http._client import HttpMetadataStore
+from conveyor.store.http._client import HttpMetadataStore, ServerSession
 from conveyor.store.http._codec import decode, encode, from_json, to_json
 from conveyor.store.http._routes import ROUTES, Route
 
-__all__ = ["ROUTES", "HttpMetadataStore", "Route", "decode", "encode", "from_json", "to_json"]
+__all__ = [
+    "ROUTES",
+    "HttpMetadataStore",
+    "Route",
+    "ServerSession",
+    "decode",
+    "encode",
+    "from_json",
+    "to_json",
+]

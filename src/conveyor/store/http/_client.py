@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any, Final
 
 import httpx
@@ -24,10 +25,19 @@ from conveyor.core import _errors
 from conveyor.core._errors import AccessError, ConveyorError, StoreError
 from conveyor.store.http._codec import decode, encode, to_json
 from conveyor.store.http._retry import retrying
-from conveyor.store.http._routes import ROUTES, SERVER_ONLY, Route, is_text
+from conveyor.store.http._routes import PREFIX, ROUTES, SERVER_ONLY, Route, is_text
 
 _USER_AGENT: Final = "conveyor-sdk"
 IDEMPOTENCY_HEADER: Final = "Idempotency-Key"
+
+
+@dataclass(frozen=True, slots=True)
+class ServerSession:
+    user: str
+    role: str
+    server_version: str
+    encrypted: bool  # the server encrypts at rest: send it no value to keep in plaintext
+    protected_aliases: tuple[str, ...]
 
 
 class HttpMetadataStore:
@@ -63,6 +73,27 @@ class HttpMetadataStore:
 
     def close(self) -> None:
         self._http.close()
+
+    def session(self) -> ServerSession:
+        """Who this client's token is, and how the server stores what it is sent; raises
+        ``AuthenticationFailed`` (with the server's reason) for a token it refuses."""
+        response = self._send(self._http.build_request("GET", f"{PREFIX}/session"))
+        if response.status_code >= 400:
+            raise_for_error(response, self.url)
+        try:
+            body = response.json()
+            return ServerSession(
+                user=str(body["user"]),
+                role=str(body["role"]),
+                server_version=str(body["server_version"]),
+                encrypted=bool(body["encrypted"]),
+                protected_aliases=tuple(body.get("protected_aliases", ())),
+            )
+        except (ValueError, KeyError, TypeError):
+            raise StoreError(
+                f"{self.url} did not answer as a conveyor server "
+                f"(GET {PREFIX}/session: {response.text[:200]!r})"
+            ) from None
 
     def call(self, route: Route, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> Any:
         bound = route.signature.bind(self, *args, **kwargs)
