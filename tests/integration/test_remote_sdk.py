@@ -159,6 +159,16 @@ def test_the_sdk_and_cli_use_the_server_named_by_the_environment(
     assert store.aliases("remote-model") == {"production": 1}
     assert [m.actor for m in store.alias_history("remote-model", "production")] == ["ada"]
 
+    admin = client_env(url, tokens["admin"])
+    added = client(folder, admin, "users", "add", "bo", "--role", "viewer")
+    assert added.returncode == 0, added.stdout + added.stderr
+    made = client(folder, admin, "tokens", "create", "--user", "bo")
+    assert made.returncode == 0, made.stderr
+    (bo_token,) = [w for w in made.stdout.split() if w.startswith("cvt_")]
+    assert HttpMetadataStore(url, bo_token).session().user == "bo"
+    denied = client(folder, editor, "users", "list")
+    assert denied.returncode != 0 and "admin role" in denied.stderr, denied.stderr
+
     audit = client(folder, client_env(url, tokens["admin"]), "audit", "--json")
     assert audit.returncode == 0, audit.stderr
     assert '"actor": "ada"' in audit.stdout and "remote-model" in audit.stdout
