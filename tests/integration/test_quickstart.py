@@ -56,6 +56,13 @@ def test_quickstart_runs_the_wine_pipeline_and_shows_what_changed(tmp_path: Path
     assert re.search(
         r"production moved 3 → 4; \d+ requests answered by versions \[3, 4\]: 0 failed", loop
     )
+    # the team server: the same store through the API, roles enforced, the rollback audited
+    team = out.split("9. Sharing the store with a team")[1]
+    assert re.search(r"vera's SDK, .* sees 4 runs of wine and wine@4 in production", team)
+    assert "vera promotes wine@1 to production → refused: " in team
+    assert "vera is a viewer" in team
+    assert "ada rolls production back → wine@3 (was wine@4)" in team
+    assert "audit log: ada alias.rollback wine@production" in team
     assert sorted(p.name for p in (folder / "data").iterdir()) == [
         "wine-1.csv", "wine-2.csv", "wine-3.csv", "wine-4.csv", "wine-new-vintage.csv",
     ]  # fmt: skip

@@ -20,6 +20,7 @@ from conveyor.cli._models import promote_and_show
 from conveyor.cli._progress import LiveDag, PlainLog
 from conveyor.cli._quickstart_loop import close_the_loop
 from conveyor.cli._quickstart_serve import serve_and_swap
+from conveyor.cli._quickstart_team import share_with_a_team
 from conveyor.cli._tracking import compare, show_comparison
 from conveyor.core import Settings, load_settings
 from conveyor.engine import Workspace, load_pipeline
@@ -106,6 +107,7 @@ def quickstart(folder: Path | None) -> None:
         close_the_loop(url, settings, pipeline_file, new_vintage)
 
     _serve(v3.ref, wines, settings, monitor_and_close_the_loop)  # type: ignore[attr-defined]
+    share_with_a_team(folder, settings)
     _try_next(folder, first.id, second.id, third.id, after.ref)
 
 
@@ -157,6 +159,7 @@ def _try_next(folder: Path, first_id: str, second_id: str, third_id: str, datase
     click.echo(f"  conveyor lineage {third_id}")
     click.echo("  conveyor serve wine@production      # then: curl localhost:8000/metrics")
     click.echo("  conveyor monitor check wine-drift --html report.html")
+    click.echo("  conveyor server   # then open http://127.0.0.1:8080 and log in with a token")
     click.echo("  conveyor data list")
     click.echo(f"  conveyor data show {dataset_ref}")
     click.echo("  edit a step in pipeline.py and run again: it and the steps after it re-run")

@@ -38,7 +38,7 @@ def serve_and_swap(
     app = create_app(
         "wine@production", settings=settings, poll_interval_s=0.2, prediction_log_flush_s=1.0
     )
-    port = _free_port()
+    port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
     with _in_thread(server):
         url = f"http://127.0.0.1:{port}"
@@ -174,7 +174,7 @@ def wait(condition: Callable[[], bool], timeout: float = 120.0) -> None:
         time.sleep(0.05)
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
