@@ -1,4 +1,5 @@
-"""The store every contract test runs against: in memory, SQLite, and the real PostgreSQL."""
+"""The store every contract test runs against: in memory, SQLite, and the real PostgreSQL; and
+the S3 API the artifact stores are run against (``s3_bucket``)."""
 
 from __future__ import annotations
 
@@ -13,8 +14,31 @@ from conveyor.store import (
     MetadataStore,
     open_metadata_store,
 )
+from tests._s3 import IGNORED, MotoS3, session_server
 
 TOKEN = "cvt_contract-suite"
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[MotoS3]:
+    """One S3 API (moto's server, its own process) for the session."""
+    for server in session_server():
+        import s3fs
+
+        # A filesystem made earlier in the session would not know this server's endpoint.
+        s3fs.S3FileSystem.clear_instance_cache()
+        yield server
+
+
+@pytest.fixture
+def s3_bucket(s3_server: MotoS3, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A new, empty bucket; the test's S3 clients reach it through the environment, as a
+    deployment's would."""
+    for name in IGNORED:
+        monkeypatch.delenv(name, raising=False)
+    for name, value in s3_server.env().items():
+        monkeypatch.setenv(name, value)
+    return s3_server.create_bucket()
 
 
 def _through_a_server(tmp_path: Path) -> Iterator[MetadataStore]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 import os
 import threading
 import uuid
@@ -12,11 +13,15 @@ from pathlib import Path
 
 import pytest
 
+from conveyor.core._hashing import content_address
 from conveyor.errors import ArtifactCorrupted, ArtifactNotFound, StoreError
 from conveyor.store import (
     ArtifactStore,
+    Census,
+    EncryptedArtifactStore,
     FsspecArtifactStore,
     MemoryArtifactStore,
+    census,
     open_artifact_store,
 )
 
@@ -38,10 +43,28 @@ def _blob_path(root: Path, address: str) -> Path:
 
 
 @pytest.fixture(
-    params=["memory", "fsspec-local", "fsspec-local-url", "fsspec-rename", "fsspec-memory", "http"]
+    params=[
+        "memory",
+        "fsspec-local",
+        "fsspec-local-url",
+        "fsspec-rename",
+        "fsspec-memory",
+        "s3",
+        "s3-encrypted",
+        "http",
+        "http-s3",
+    ]
 )
 def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
-    if request.param == "memory":
+    if request.param.startswith("s3"):
+        objects = _on_s3(request)
+        if request.param == "s3":
+            yield objects
+        else:
+            yield _encrypted(objects)
+    elif request.param == "http-s3":
+        yield from _through_a_server(tmp_path, _on_s3(request))
+    elif request.param == "memory":
         memory = MemoryArtifactStore()
 
         def corrupt_memory(address: str, data: bytes) -> None:
@@ -82,29 +105,59 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]
             fs.rm(prefix, recursive=True)
 
 
-def _through_a_server(tmp_path: Path) -> Iterator[Backend]:
-    """A team server's artifact API over a folder, spoken to by the SDK's HTTP adapter, with
-    chunks small enough that the large blobs below go through resumable uploads."""
+def _through_a_server(tmp_path: Path, behind: Backend | None = None) -> Iterator[Backend]:
+    """A team server's artifact API over a folder (or ``behind``), spoken to by the SDK's HTTP
+    adapter, with chunks small enough that the large blobs below go through resumable uploads."""
     from starlette.testclient import TestClient
 
     from conveyor.server._app import create_server_app
     from conveyor.store import MemoryMetadataStore
     from conveyor.store.http._artifacts import HttpArtifactStore
 
-    root = tmp_path / "artifacts"
+    if behind is None:
+        root = tmp_path / "artifacts"
+
+        def corrupt_file(address: str, data: bytes) -> None:
+            _blob_path(root, address).write_bytes(data)
+
+        behind = Backend(FsspecArtifactStore(str(root)), corrupt_file, _local_files(root))
     app = create_server_app(
         MemoryMetadataStore(),
-        FsspecArtifactStore(str(root)),
+        behind.store,
         lambda token: ("contract", "editor"),
         uploads=tmp_path / "uploads",
     )
-
-    def corrupt_file(address: str, data: bytes) -> None:
-        _blob_path(root, address).write_bytes(data)
-
     with TestClient(app) as client:
         store = HttpArtifactStore("http://testserver", "cvt_any", chunk=1024 * 1024, client=client)
-        yield Backend(store, corrupt_file, _local_files(root))
+        yield Backend(store, behind.corrupt, behind.leftovers)
+
+
+def _on_s3(request: pytest.FixtureRequest) -> Backend:
+    """Blobs in a new bucket of the session's S3 API, under a prefix as a deployment keeps them;
+    the damage and the listing go through a client of their own, not the store's filesystem."""
+    from tests._s3 import MotoS3, keys
+
+    bucket: str = request.getfixturevalue("s3_bucket")
+    server: MotoS3 = request.getfixturevalue("s3_server")
+    client = server.client()
+
+    def corrupt_object(address: str, data: bytes) -> None:
+        digest = address.removeprefix("sha256:")
+        client.put_object(
+            Bucket=bucket, Key=f"artifacts/sha256/{digest[:2]}/{digest[2:]}", Body=data
+        )
+
+    def leftovers() -> list[str]:
+        return [k for k in keys(client, bucket) if k.rsplit("/", 1)[-1].startswith(".")]
+
+    return Backend(FsspecArtifactStore(f"s3://{bucket}/artifacts"), corrupt_object, leftovers)
+
+
+def _encrypted(raw: Backend) -> Backend:
+    """``raw`` behind the encrypting wrapper; damage is written as it is, past the wrapper."""
+    assert isinstance(raw.store, FsspecArtifactStore)
+    store = EncryptedArtifactStore(raw.store, bytes(range(32)))
+    return Backend(store, raw.store.put_raw, raw.leftovers)
 
 
 def test_put_returns_the_sha256_content_address(backend: Backend) -> None:
@@ -200,6 +253,37 @@ def test_threads_putting_the_same_bytes_all_succeed(backend: Backend) -> None:
     assert set(addresses) == {"sha256:" + hashlib.sha256(data).hexdigest()}
     assert backend.store.get(addresses[0]) == data
     assert backend.leftovers() == []
+
+
+@pytest.mark.parametrize(
+    "backend", ["memory", "fsspec-local", "fsspec-rename", "fsspec-memory", "s3"], indirect=True
+)
+def test_blobs_are_read_raw_and_sealed_in_place(backend: Backend) -> None:
+    """What ``conveyor keys`` does: list the blobs, read the first bytes of each, empty ones
+    too, then replace each plaintext blob with its sealed form."""
+    raw = backend.store
+    assert isinstance(raw, (MemoryArtifactStore, FsspecArtifactStore))
+    blobs = [b"", b"abc", os.urandom(64 * 1024)]
+    addresses = [raw.put(data) for data in blobs]
+    for address, data in zip(addresses, blobs, strict=True):
+        assert raw.get_raw(address, 16) == data[:16]
+    assert sorted(raw.addresses()) == sorted(addresses)
+    assert census(raw).plaintext == 3
+    # Another process writes a blob into a folder this store has just listed: it is there.
+    later = next(
+        data
+        for i in itertools.count()
+        if content_address(data := b"later %d" % i)[:9] == addresses[2][:9]
+    )
+    backend.corrupt(content_address(later), later)
+    assert raw.exists(content_address(later))
+    blobs.append(later)
+    addresses.append(content_address(later))
+    assert sorted(raw.addresses()) == sorted(addresses)
+    sealed = EncryptedArtifactStore(raw, bytes(range(32)))
+    assert sealed.rotate().encrypted == 4
+    assert census(raw) == Census(0, {sealed.key_id: 4})
+    assert [sealed.get(a) for a in addresses] == blobs
 
 
 def test_open_artifact_store_picks_the_adapter(tmp_path: Path) -> None:

@@ -19,6 +19,11 @@ from conveyor.core._errors import StoreError
 DIRECT_WRITE: Final = frozenset(
     {"s3", "s3a", "gs", "gcs", "az", "abfs", "abfss", "adl", "oss", "r2", "memory"}
 )
+# Object stores whose filesystems cache folder listings, and for as long as the process lives:
+# once a folder was listed, a file another process writes there later would read as missing
+# (``exists`` answers from the listing without asking the store). The files here are written by
+# many processes, so these are opened without that cache.
+UNCACHED_LISTINGS: Final = frozenset({"s3", "s3a", "gs", "gcs", "az", "abfs", "abfss"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,7 +45,9 @@ def locate(url: str) -> Location:
     try:
         import fsspec
 
-        fs, root = fsspec.core.url_to_fs(url)
+        protocol = url.split("://", 1)[0].lower()
+        options = {"use_listings_cache": False} if protocol in UNCACHED_LISTINGS else {}
+        fs, root = fsspec.core.url_to_fs(url, **options)
     except Exception as exc:  # unknown protocol, missing extra (s3fs), bad options
         raise StoreError(f"cannot open {url!r}: {exc}", url=url) from exc
     protocols = fs.protocol
