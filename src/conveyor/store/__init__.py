@@ -6,8 +6,6 @@
 
 from __future__ import annotations
 
-from typing import cast
-
 from conveyor.store._access_checks import role as check_role
 from conveyor.store._access_checks import user_name as check_user_name
 from conveyor.store._access_records import ROLES as ROLES
@@ -99,6 +97,8 @@ def open_metadata_store(url: str, *, token: str | None = None) -> MetadataStore:
     if url == "memory://":
         return MemoryMetadataStore()
     if is_server_url(url):
+        from typing import cast
+
         from conveyor.store.http import HttpMetadataStore
 
         # its methods are made from the MetadataStore protocol itself (``http._routes``)
