@@ -396,3 +396,22 @@ def test_a_cache_hit_whose_artifact_was_deleted_runs_again(tmp_path: Path) -> No
     assert again.status == "succeeded"
     assert again.step("source").reason == "cached outputs are missing from the artifact store"
     assert again.outputs["total"] == 2 * sum(range(50))
+
+
+def test_a_nul_character_in_output_or_an_error_is_stored_replaced(ws: Workspace) -> None:
+    # every metadata store refuses NUL in text; a step's output must not lose its run
+    @cv.step
+    def noisy() -> int:
+        print("before\x00after")
+        raise ValueError("bad\x00byte")
+
+    @cv.pipeline
+    def nul() -> None:
+        noisy()
+
+    finished = run(nul, ws)
+    assert finished.status == "failed"
+    (record,) = ws.metadata.step_runs(finished.id)
+    assert "before\ufffdafter" in record.logs
+    assert record.error == "ValueError: bad\ufffdbyte"
+    assert record.traceback is not None and "\x00" not in record.traceback

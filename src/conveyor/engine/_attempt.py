@@ -109,8 +109,8 @@ def execute(task: Task, values: ValueStore | None = None) -> Outcome:
             return Outcome(
                 step=task.step,
                 ok=False,
-                error=f"{type(exc).__name__}: {exc}",
-                traceback=traceback.format_exc(),
+                error=_capture.storable(f"{type(exc).__name__}: {exc}"),
+                traceback=_capture.storable(traceback.format_exc()),
                 logs=_capture.tail(log.getvalue()),
                 wall=time.perf_counter() - started,
                 cpu=cpu_clock() - cpu_started,

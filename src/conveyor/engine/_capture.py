@@ -89,7 +89,13 @@ def captured() -> Iterator[io.StringIO]:
         _buffer.reset(token)
 
 
+def storable(text: str) -> str:
+    """``text`` as every metadata store takes it: no store keeps a NUL character in text."""
+    return text.replace("\x00", "\ufffd")
+
+
 def tail(text: str) -> str:
+    text = storable(text)
     if len(text) <= _MAX_CHARS:
         return text
     return f"[... {len(text) - _MAX_CHARS} earlier characters dropped]\n" + text[-_MAX_CHARS:]

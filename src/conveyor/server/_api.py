@@ -9,12 +9,12 @@ local store; a fault of the server answers 500 without internals.
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 import re
 from collections.abc import Mapping
 from typing import Any, Final
 
+import orjson
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
@@ -34,6 +34,9 @@ log = logging.getLogger("conveyor.server")
 
 _JSON: Final = "application/json"
 _PLACEHOLDER: Final = re.compile(r"{(\w+)}")
+_ACCESS_CHANGES: Final = frozenset(
+    {"revoke_token", "set_role", "set_disabled", "remove_user", "add_token", "add_user"}
+)
 
 
 def store_routes(
@@ -45,7 +48,7 @@ def store_routes(
         by_path.setdefault(route.path, {})[route.verb] = route
     # a segment may hold any text, '/' included (":path"), so longer paths are matched first
     ordered = sorted(by_path, key=lambda p: p.count("/"), reverse=True)
-    return [
+    routes = [
         StarletteRoute(
             PREFIX + _PLACEHOLDER.sub(r"{\1:path}", path),
             _endpoint(store, auth, verbs, protected, replies),
@@ -55,6 +58,11 @@ def store_routes(
         for path in ordered
         for verbs in [by_path[path]]
     ]
+    for served in routes:
+        # ":path" is ".*", which stops at a line break: a value holding one must still reach
+        # the store, to be answered in JSON, not fall through as an unknown path
+        served.path_regex = re.compile(served.path_regex.pattern, re.DOTALL)
+    return routes
 
 
 def _endpoint(
@@ -92,7 +100,14 @@ def _endpoint(
         except Exception:
             log.exception("%s %s failed", request.method, request.url.path)
             return error_response(500, "ServerError", "the server failed; see its log")
-        return Response(encode(result), media_type=_JSON)
+        if route.method in _ACCESS_CHANGES:
+            auth.forget()  # a revoked token or a demoted user is refused from the next request
+        try:
+            body = encode(result)
+        except TypeError:  # something the store holds that JSON cannot carry: not the client's
+            log.exception("%s %s: the answer is not JSON-able", request.method, request.url.path)
+            return error_response(500, "ServerError", "the server failed; see its log")
+        return Response(body, media_type=_JSON)
 
     return endpoint
 
@@ -107,7 +122,7 @@ def _checked_move(move: AliasMove, identity: Identity, protected: frozenset[str]
     wrote in ``actor``)."""
     if not isinstance(move, AliasMove):
         raise _bad("argument 'move' must be an alias move")
-    if move.alias in protected:
+    if isinstance(move.alias, str) and move.alias in protected:  # other values: the store refuses
         identity.require("admin", f"moving the protected alias {move.alias!r}")
     return dataclasses.replace(move, actor=identity.name)
 
@@ -129,7 +144,8 @@ async def _arguments(route: Route, request: Request) -> dict[str, Any]:
     raw: dict[str, Any] = dict(request.path_params)
     if route.in_body:
         try:
-            body = json.loads(await request.body() or b"{}")
+            # orjson refuses what json lets through: NaN, and lone surrogates no answer can echo
+            body = orjson.loads(await request.body() or b"{}")
         except ValueError as exc:
             raise _bad(f"the request body is not JSON: {exc}") from None
         if not isinstance(body, dict):
@@ -168,7 +184,7 @@ def _typed(route: Route, raw: Mapping[str, Any]) -> dict[str, Any]:
 
 def _json(key: str, text: str) -> Any:
     try:
-        return json.loads(text)
+        return orjson.loads(text)
     except ValueError:
         raise _bad(f"query parameter {key!r} is not JSON: {text!r}", argument=key) from None
 

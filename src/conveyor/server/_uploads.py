@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Final
 
+import orjson
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -23,6 +24,8 @@ from conveyor.store.http._artifacts import OFFSET_HEADER
 from conveyor.store.http._routes import PREFIX
 
 _ID: Final = re.compile(r"[0-9a-f]{32}")
+# ASCII digits only ("²".isdigit() holds, yet int() refuses it), and few enough for any upload
+_OFFSET: Final = re.compile(r"[0-9]{1,20}")
 Handler = Callable[[Request], Awaitable[Response]]
 MAX_UPLOAD_BYTES: Final = 64 * 1024**3
 
@@ -64,11 +67,14 @@ def upload_routes(artifacts: ArtifactStore, auth: Authenticator, folder: Path) -
     async def complete(request: Request) -> Response:
         path = _upload(folder, request)
         try:
-            address = str((await request.json())["address"])
+            # orjson refuses lone surrogates, which the answer could not echo back
+            address = orjson.loads(await request.body())["address"]
         except (ValueError, KeyError, TypeError):
+            address = None
+        if not isinstance(address, str):
             raise ClientError(
                 400, "ConveyorError", 'complete an upload with {"address": "sha256:..."}'
-            ) from None
+            )
         data = await run_in_threadpool(path.read_bytes)
         actual = content_address(data)
         if actual != address:
@@ -107,7 +113,7 @@ def _upload(folder: Path, request: Request) -> Path:
 
 def _offset(request: Request) -> int:
     text = request.headers.get(OFFSET_HEADER, "")
-    if not text.isdigit():
+    if _OFFSET.fullmatch(text) is None:
         raise ClientError(
             400, "ConveyorError", f"a chunk needs an {OFFSET_HEADER} header: the byte it starts at"
         )

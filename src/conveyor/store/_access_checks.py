@@ -55,12 +55,13 @@ def role(value: str) -> Role:
 def user(record: UserRecord) -> UserRecord:
     if not isinstance(record.disabled, bool):
         raise StoreError(f"disabled must be a bool, got {record.disabled!r}")
-    return dataclasses.replace(
+    checked = dataclasses.replace(
         record,
         name=user_name(record.name),
         role=role(record.role),
         created_at=_checks.utc(record.created_at, "created_at"),
     )
+    return _checks.fields(checked)
 
 
 def token(record: TokenRecord) -> TokenRecord:
@@ -69,7 +70,7 @@ def token(record: TokenRecord) -> TokenRecord:
     _text(record.prefix, "a token's prefix", PREFIX_MAX, empty=True)
     if not isinstance(record.hash, str) or _HASH.fullmatch(record.hash) is None:
         raise StoreError("a token's hash is the SHA-256 of its secret in 64 lowercase hex digits")
-    return dataclasses.replace(
+    checked = dataclasses.replace(
         record,
         user=user_name(record.user),
         created_at=_checks.utc(record.created_at, "created_at"),
@@ -77,6 +78,7 @@ def token(record: TokenRecord) -> TokenRecord:
         last_used_at=_checks.utc_or_none(record.last_used_at, "last_used_at"),
         revoked_at=_checks.utc_or_none(record.revoked_at, "revoked_at"),
     )
+    return _checks.fields(checked)
 
 
 def audit_entry(entry: AuditEntry) -> AuditEntry:
@@ -86,12 +88,13 @@ def audit_entry(entry: AuditEntry) -> AuditEntry:
     if not isinstance(entry.details, Mapping):
         raise StoreError(f"details must be a mapping, got {type(entry.details).__name__}")
     details = _checks.json_copy(dict(entry.details), "details")
-    return dataclasses.replace(
+    checked = dataclasses.replace(
         entry,
         at=_checks.utc(entry.at, "at"),
         details=cast(dict[str, object], details),
         id=0,
     )
+    return _checks.fields(checked)
 
 
 def audit_query(since: datetime | None, limit: int) -> datetime | None:

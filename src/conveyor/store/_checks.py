@@ -7,13 +7,16 @@ Pure functions: no I/O, no SQLAlchemy. Adapter-specific storage code does not be
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import math
 import operator
 import re
-from collections.abc import Iterable, Mapping, Sequence
+import types
+import typing
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import TypeVar, cast
+from typing import Any, TypeVar, cast
 
 from conveyor.core._errors import (
     ConveyorError,
@@ -73,7 +76,14 @@ def utc(value: datetime, what: str) -> datetime:
             field=what,
             value=repr(value),
         )
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:  # year 1 east of UTC, or 9999 west of it: no such time in UTC
+        raise StoreError(
+            f"{what} is out of range: {value.isoformat()} is not a time in UTC",
+            field=what,
+            value=value.isoformat(),
+        ) from None
 
 
 def utc_or_none(value: datetime | None, what: str) -> datetime | None:
@@ -98,9 +108,121 @@ def step_status(status: str) -> str:
 
 def limit(value: int) -> int:
     """``value`` if it can cap how many records a read returns."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise StoreError(f"limit must be a whole number >= 1, got {value!r}")
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value < _INT64:
+        raise StoreError(f"limit must be a whole number from 1 to 2**63 - 1, got {value!r}")
     return value
+
+
+def cap(value: int, what: str) -> int:
+    """``value`` if it can cap how many records a read returns, where 0 or less returns none."""
+    return _plain(value, int, what)
+
+
+def whole_or_none(value: int | None, what: str) -> int | None:
+    """``value`` if it is None or a whole number a SQL store can hold (see ``fields``)."""
+    return _plain(value, int | None, what)
+
+
+def text_or_none(value: str | None, what: str) -> str | None:
+    """``value`` if it is None or text every store can hold (see ``fields``)."""
+    return _plain(value, str | None, what)
+
+
+_R = TypeVar("_R")
+
+
+def _plain(value: _R, hint: object, what: str) -> _R:
+    if not _fits(value, hint):
+        raise StoreError(f"{what} must be {_describe(hint)}, got {value!r:.80}", field=what)
+    return value
+
+
+def fields(record: _R) -> _R:
+    """``record`` if each field of a plain type holds that type: text with no NUL character
+    (PostgreSQL cannot store one, so no adapter does), a whole number within 64 bits (what a
+    SQL store holds), a finite number, a bool, bytes or a datetime; or None, tuples and
+    mappings with text keys of them, as declared. SQLite would store a value of another type
+    as it is, to come back as what its field says it cannot be. What a value means (a name's
+    alphabet, a status, a range) is the caller's to check.
+    """
+    kind: Any = type(record)
+    for name, hint in _plain_fields(kind):
+        value = getattr(record, name)
+        if not _fits(value, hint):
+            raise StoreError(
+                f"{type(record).__name__}.{name} must be {_describe(hint)}, got {value!r:.80}",
+                field=name,
+            )
+    return record
+
+
+def _is_whole(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and -_INT64 <= value < _INT64
+
+
+_PLAIN: dict[object, tuple[str, Callable[[object], bool]]] = {
+    str: ("text with no NUL character", lambda v: isinstance(v, str) and "\x00" not in v),
+    int: ("a whole number of at most 64 bits", _is_whole),
+    # SQLite stores NaN as NULL; a field that may hold NaN or infinity is checked by its caller
+    float: (
+        "a finite number",
+        lambda v: _is_whole(v) or (isinstance(v, float) and math.isfinite(v)),
+    ),
+    bool: ("true or false", lambda v: isinstance(v, bool)),
+    bytes: ("bytes", lambda v: isinstance(v, bytes)),
+    datetime: ("a datetime", lambda v: isinstance(v, datetime)),
+}
+
+
+@functools.cache
+def _plain_fields(cls: Any) -> tuple[tuple[str, object], ...]:
+    hints = typing.get_type_hints(cls)
+    return tuple(
+        (f.name, hints[f.name]) for f in dataclasses.fields(cls) if _is_plain(hints[f.name])
+    )
+
+
+def _parts(hint: object) -> tuple[str, object]:
+    """What shape ``hint`` is (plain, optional, tuple, mapping, other) and what it holds."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if hint in _PLAIN:
+        return "plain", hint
+    if origin is types.UnionType and len(args) == 2 and args[1] is type(None):
+        return "optional", args[0]
+    if origin is tuple and len(args) == 2 and args[1] is Ellipsis:
+        return "tuple", args[0]
+    if origin in (Mapping, dict) and args[:1] == (str,):
+        return "mapping", args[1]
+    return "other", hint
+
+
+def _is_plain(hint: object) -> bool:
+    shape, inner = _parts(hint)
+    return shape != "other" and (shape == "plain" or _parts(inner)[0] == "plain")
+
+
+def _fits(value: object, hint: object) -> bool:
+    shape, inner = _parts(hint)
+    if shape == "plain":
+        return _PLAIN[inner][1](value)
+    if shape == "optional":
+        return value is None or _fits(value, inner)
+    if shape == "tuple":
+        return isinstance(value, tuple | list) and all(_fits(v, inner) for v in value)
+    return isinstance(value, Mapping) and all(
+        _fits(k, str) and _fits(v, inner) for k, v in value.items()
+    )
+
+
+def _describe(hint: object) -> str:
+    shape, inner = _parts(hint)
+    plain = _PLAIN[inner][0] if shape == "plain" else _describe(inner)
+    return {
+        "plain": plain,
+        "optional": f"{plain} or None",
+        "tuple": f"a list of {plain}",
+        "mapping": f"a mapping of text to {plain}",
+    }[shape]
 
 
 def json_dumps(value: object) -> str:
@@ -211,9 +333,10 @@ def dataset_version(version: int | None) -> int | None:
 
 
 def version_number(version: int | None, what: str) -> int | None:
-    if version is not None and (not isinstance(version, int) or isinstance(version, bool)):
+    if version is not None and not _is_whole(version):
         raise ConveyorError(
-            f"a {what} version is a whole number, got {version!r}", version=repr(version)
+            f"a {what} version is a whole number (of 64 bits at most), got {version!r:.80}",
+            version=repr(version),
         )
     return version
 
@@ -279,7 +402,8 @@ def new_dataset_version(
         raise StoreError(f"description must be a string, got {description!r}")
     if run_id is not None and not isinstance(run_id, str):
         raise StoreError(f"run_id must be a string or None, got {run_id!r}")
-    return DatasetVersionRecord(
+    fields(artifact)
+    record = DatasetVersionRecord(
         name=dataset_name(name),
         version=0,
         artifact_id=address(artifact.id),
@@ -289,6 +413,7 @@ def new_dataset_version(
         description=description,
         meta=cast(dict[str, object], json_copy(dict(meta or {}), "meta")),
     )
+    return fields(record)
 
 
 # -- tracking ---------------------------------------------------------------------------------
@@ -428,10 +553,12 @@ def logged_artifacts(run_id: str, artifacts: Iterable[LoggedArtifact]) -> dict[s
             )
         if isinstance(artifact.logged_at, bool) or not isinstance(artifact.logged_at, int | float):
             raise StoreError(f"logged artifact {name!r}: logged_at must be a number")
-        checked[name] = dataclasses.replace(
-            artifact,
-            artifact_id=address(artifact.artifact_id),
-            logged_at=float(artifact.logged_at),
+        checked[name] = fields(
+            dataclasses.replace(
+                artifact,
+                artifact_id=address(artifact.artifact_id),
+                logged_at=float(artifact.logged_at),
+            )
         )
     return checked
 
@@ -462,7 +589,7 @@ def new_model_version(record: ModelVersionRecord) -> ModelVersionRecord:
             raise StoreError(f"{what} must be a string (at most {NAME_MAX} characters) or None")
     if not isinstance(record.description, str):
         raise StoreError(f"description must be a string, got {record.description!r}")
-    return dataclasses.replace(
+    checked = dataclasses.replace(
         record,
         name=model_name(record.name),
         version=0,
@@ -474,6 +601,7 @@ def new_model_version(record: ModelVersionRecord) -> ModelVersionRecord:
         lineage=cast(dict[str, object], json_copy(dict(record.lineage), "lineage")),
         meta=cast(dict[str, object], json_copy(dict(record.meta), "meta")),
     )
+    return fields(checked)
 
 
 def unknown_model_artifact(name: str, artifact_id: str) -> StoreError:
@@ -523,7 +651,7 @@ def alias_move(move: AliasMove) -> AliasMove:
         not isinstance(move.decision_id, int) or isinstance(move.decision_id, bool)
     ):
         raise StoreError(f"decision_id must be an int or None, got {move.decision_id!r}")
-    return dataclasses.replace(
+    checked = dataclasses.replace(
         move,
         name=model_name(move.name),
         alias=alias_name(move.alias),
@@ -531,6 +659,7 @@ def alias_move(move: AliasMove) -> AliasMove:
         moved_at=utc(move.moved_at, "moved_at"),
         seq=0,
     )
+    return fields(checked)
 
 
 def no_alias_to_remove(name: str, alias: str) -> RegistryError:
@@ -549,7 +678,7 @@ def gate_decision(decision: GateDecision) -> GateDecision:
     if not isinstance(decision.actor, str):
         raise StoreError(f"actor must be a string, got {decision.actor!r}")
     criteria = json_copy([dict(c) for c in decision.criteria], "criteria")
-    return dataclasses.replace(
+    checked = dataclasses.replace(
         decision,
         name=model_name(decision.name),
         alias=alias_name(decision.alias),
@@ -557,3 +686,4 @@ def gate_decision(decision: GateDecision) -> GateDecision:
         decided_at=utc(decision.decided_at, "decided_at"),
         id=0,
     )
+    return fields(checked)

@@ -100,6 +100,7 @@ class MemoryMonitors:
         return _copied(action)
 
     def actions(self, monitor: str, evaluation_id: int | None = None) -> list[MonitorAction]:
+        _checks.whole_or_none(evaluation_id, "evaluation_id")
         with self._monitor_lock:
             found = [
                 a

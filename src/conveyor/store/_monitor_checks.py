@@ -25,13 +25,14 @@ def monitor(record: MonitorRecord) -> MonitorRecord:
         raise StoreError(
             f"a monitor's model is a reference like 'churn@production', got {record.model!r}"
         )
-    return dataclasses.replace(
+    checked = dataclasses.replace(
         record,
         name=_checks.monitor_name(record.name),
         spec=_json_mapping(record.spec, "spec"),
         created_at=_checks.utc(record.created_at, "created_at"),
         updated_at=_checks.utc(record.updated_at, "updated_at"),
     )
+    return _checks.fields(checked)
 
 
 def evaluation(record: MonitorEvaluation) -> MonitorEvaluation:
@@ -42,7 +43,7 @@ def evaluation(record: MonitorEvaluation) -> MonitorEvaluation:
     if isinstance(record.rows, bool) or not isinstance(record.rows, int) or record.rows < 0:
         raise StoreError(f"rows must be a whole number >= 0, got {record.rows!r}")
     rules = _checks.json_copy([dict(r) for r in record.rules], "rules")
-    return dataclasses.replace(
+    checked = dataclasses.replace(
         record,
         monitor=_checks.monitor_name(record.monitor),
         model=_checks.model_name(record.model),
@@ -54,10 +55,11 @@ def evaluation(record: MonitorEvaluation) -> MonitorEvaluation:
         rules=tuple(cast(list[dict[str, object]], rules)),
         id=0,
     )
+    return _checks.fields(checked)
 
 
 def alert(record: MonitorAlert) -> MonitorAlert:
-    return dataclasses.replace(
+    checked = dataclasses.replace(
         record,
         monitor=_checks.monitor_name(record.monitor),
         rule=_text(record.rule, "rule"),
@@ -66,6 +68,7 @@ def alert(record: MonitorAlert) -> MonitorAlert:
         figures=_json_mapping(record.figures, "figures"),
         id=0,
     )
+    return _checks.fields(checked)
 
 
 def action(record: MonitorAction) -> MonitorAction:
@@ -75,7 +78,7 @@ def action(record: MonitorAction) -> MonitorAction:
         )
     if not isinstance(record.kind, str) or not 0 < len(record.kind) <= 32:
         raise StoreError(f"an action's kind is 1 to 32 characters, got {record.kind!r}")
-    return dataclasses.replace(
+    checked = dataclasses.replace(
         record,
         monitor=_checks.monitor_name(record.monitor),
         started_at=_checks.utc(record.started_at, "started_at"),
@@ -83,6 +86,7 @@ def action(record: MonitorAction) -> MonitorAction:
         detail=_json_mapping(record.detail, "detail"),
         id=0,
     )
+    return _checks.fields(checked)
 
 
 def monitor_not_found(name: str, existing: Iterable[str]) -> MonitorNotFound:

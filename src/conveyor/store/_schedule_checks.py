@@ -36,7 +36,7 @@ def schedule(record: ScheduleRecord) -> ScheduleRecord:
             f"unknown missed-run policy {record.missed!r}; one of {', '.join(MISSED_POLICIES)}",
             missed=record.missed,
         )
-    return dataclasses.replace(
+    checked = dataclasses.replace(
         record,
         id=_bounded(record.id, "a schedule's id", ID_MAX),
         name=None if record.name is None else schedule_name(record.name),
@@ -49,6 +49,7 @@ def schedule(record: ScheduleRecord) -> ScheduleRecord:
         created_at=_checks.utc(record.created_at, "created_at"),
         handled_until=_checks.utc_or_none(record.handled_until, "handled_until"),
     )
+    return _checks.fields(checked)
 
 
 def schedule_name(name: str) -> str:
@@ -83,7 +84,7 @@ def fire(record: ScheduleFire) -> ScheduleFire:
         raise StoreError(f"a process id is a whole number >= 0, got {record.pid!r}")
     if record.pid is not None and record.pid > _INT32:
         raise StoreError(f"a process id is at most {_INT32}, got {record.pid!r}")
-    return dataclasses.replace(
+    checked = dataclasses.replace(
         record,
         schedule_id=_bounded(record.schedule_id, "a fire's schedule id", ID_MAX),
         due_at=_checks.utc(record.due_at, "due_at"),
@@ -93,12 +94,13 @@ def fire(record: ScheduleFire) -> ScheduleFire:
         reason=_text(record.reason, "a fire's reason"),
         host=_bounded(record.host, "a host name", _checks.NAME_MAX, empty=True),
     )
+    return _checks.fields(checked)
 
 
 def lease(record: LeaseRecord) -> LeaseRecord:
     if isinstance(record.pid, bool) or not isinstance(record.pid, int) or record.pid < 0:
         raise StoreError(f"a process id is a whole number >= 0, got {record.pid!r}")
-    return dataclasses.replace(
+    checked = dataclasses.replace(
         record,
         name=_bounded(record.name, "a lease's name", LEASE_NAME_MAX),
         holder=_bounded(record.holder, "a lease's holder", _checks.NAME_MAX),
@@ -106,6 +108,7 @@ def lease(record: LeaseRecord) -> LeaseRecord:
         acquired_at=_checks.utc(record.acquired_at, "acquired_at"),
         expires_at=_checks.utc(record.expires_at, "expires_at"),
     )
+    return _checks.fields(checked)
 
 
 def paths(values: Iterable[str]) -> list[str]:

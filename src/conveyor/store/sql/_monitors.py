@@ -169,7 +169,7 @@ class SqlMonitors:
 
     def actions(self, monitor: str, evaluation_id: int | None) -> list[MonitorAction]:
         query = select(*_ACTION).where(monitor_actions.c.monitor == monitor)
-        if evaluation_id is not None:
+        if _checks.whole_or_none(evaluation_id, "evaluation_id") is not None:
             query = query.where(monitor_actions.c.evaluation_id == evaluation_id)
 
         def action() -> list[MonitorAction]:

@@ -280,7 +280,7 @@ class SqlMetadataStore:
             run_id,
             status=_checks.run_status(status),
             finished_at=_checks.utc(finished_at, "finished_at"),
-            error=error,
+            error=_checks.text_or_none(error, "error"),
         )
 
     # -- reads ----------------------------------------------------------------------------
@@ -301,8 +301,8 @@ class SqlMetadataStore:
         if pipeline is not None:
             query = query.where(runs.c.pipeline == pipeline)
         if status is not None:
-            query = query.where(runs.c.status == status)
-        query = query.limit(max(limit, 0))
+            query = query.where(runs.c.status == _checks.run_status(status))
+        query = query.limit(max(_checks.cap(limit, "limit"), 0))
 
         def action() -> list[RunRecord]:
             with self._reader.connect() as connection:

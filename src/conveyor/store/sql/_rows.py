@@ -61,6 +61,7 @@ NAN = float("nan")
 
 
 def run_row(run: RunRecord) -> dict[str, Any]:
+    _checks.fields(run)
     return {
         "id": run.id,
         "pipeline": run.pipeline,
@@ -83,6 +84,7 @@ def run_row(run: RunRecord) -> dict[str, Any]:
 
 
 def step_run_row(record: StepRunRecord) -> dict[str, Any]:
+    _checks.fields(record)
     row = {name: getattr(record, name) for name in _STEP_FIELDS}
     row["status"] = _checks.step_status(record.status)
     row["started_at"] = _checks.utc(record.started_at, "started_at")
@@ -98,7 +100,7 @@ def link_rows(record: StepRunRecord) -> list[dict[str, Any]]:
             "step_run_id": record.id,
             "direction": direction,
             "position": position,
-            "name": link.name,
+            "name": _checks.fields(link).name,
             "artifact_id": link.artifact_id,
         }
         for direction, links in (("in", record.inputs), ("out", record.outputs))
@@ -107,6 +109,7 @@ def link_rows(record: StepRunRecord) -> list[dict[str, Any]]:
 
 
 def artifact_row(artifact: ArtifactRecord) -> dict[str, Any]:
+    _checks.fields(artifact)
     return {
         "id": artifact.id,
         "materializer": artifact.materializer,
