@@ -624,6 +624,27 @@ def test_max_results(runs: MetadataStore) -> None:
     assert ids(runs, max_results=0) == []
 
 
+def test_offset_pages_through_the_query_order_without_gaps_or_repeats(
+    store: MetadataStore,
+) -> None:
+    for i in range(7):
+        store.create_run(run(f"run-{i}", "fraud" if i == 3 else "churn", started_at=at(i % 3)))
+        log(store, f"run-{i}", metrics=(point("acc", i / 10),))
+    every = ids(store, max_results=100)
+    assert every == ["5", "2", "4", "1", "6", "3", "0"]  # newest first, then by id
+    pages = [ids(store, max_results=3, offset=start) for start in (0, 3, 6, 9)]
+    assert pages == [every[0:3], every[3:6], every[6:], []]
+    by_acc = (Ordering("metrics", "acc", descending=True),)
+    assert ids(store, order_by=by_acc, max_results=2, offset=1) == ["5", "4"]
+    churn = RunQuery(pipelines=("churn",), max_results=2, offset=5)  # run-3 is of fraud
+    assert [r.id for r in store.search_runs(churn)] == ["run-0"]
+    table = store.search_table(dataclasses.replace(churn, offset=3))
+    assert [row[0] for row in table.runs] == ["run-1", "run-6"]
+    assert sorted(r for r, _, _ in table.metrics) == ["run-1", "run-6"]
+    with pytest.raises(ConveyorError, match="offset must be a whole number"):
+        store.search_runs(RunQuery(offset=-1))
+
+
 def test_children_and_top_level_runs(store: MetadataStore) -> None:
     store.create_run(run("run-study", started_at=at(0)))
     store.create_run(run("run-t1", parent_id="run-study", started_at=at(1)))

@@ -18,7 +18,9 @@ from conveyor.core._version import __version__
 from conveyor.server._api import store_routes
 from conveyor.server._artifacts import artifact_routes
 from conveyor.server._auth import Authenticator, CheckToken
+from conveyor.server._openapi import openapi_route
 from conveyor.server._replies import Replies
+from conveyor.server._ui import ui_routes
 from conveyor.serving._errors import ClientError, client_error_response
 from conveyor.store import ArtifactStore, MetadataStore, authenticate
 from conveyor.store.http._routes import PREFIX
@@ -89,8 +91,10 @@ def create_server_app(
 
     routes = [
         Route("/healthz", healthz),
+        openapi_route(),
         Route(f"{PREFIX}/session", session),
         *store_routes(store, auth, frozenset(protected_aliases), Replies()),
         *artifact_routes(artifacts, auth, uploads),
+        *ui_routes(store, auth, protected_aliases),
     ]
     return Starlette(routes=routes, lifespan=lifespan)

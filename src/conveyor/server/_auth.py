@@ -1,10 +1,12 @@
-"""Who is asking: a bearer token checked against the store's users and tokens, and the role
-that decides what they may do. Failed tokens are limited per client address, so a token cannot
-be guessed by trying many.
+"""Who is asking: a token checked against the store's users and tokens, and the role that
+decides what they may do. The API reads the token from the ``Authorization: Bearer`` header; the
+web UI from the session cookie its login page set. Failed tokens are limited per client address
+whichever way they came, so a token cannot be guessed by trying many.
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
 import threading
 import time
@@ -90,21 +92,36 @@ class FailureLimit:
         return recent
 
 
+# A token accepted is taken at its word for this long before the store is asked again: a
+# request then costs one store call, not three. A change of users or tokens made through this
+# server applies at once (``forget``); one made directly on the store, within this time.
+REMEMBER_S: Final = 5.0
+_REMEMBERED_MAX: Final = 10_000
+
+
 class Authenticator:
-    def __init__(self, check: CheckToken, limit: FailureLimit | None = None) -> None:
+    def __init__(
+        self,
+        check: CheckToken,
+        limit: FailureLimit | None = None,
+        *,
+        remember_s: float = REMEMBER_S,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._check = check
         self.limit = limit or FailureLimit()
+        self._remember_s = remember_s
+        self._clock = clock
+        # keyed by a digest, so that no token lingers in the server's memory as it was sent
+        self._accepted: dict[bytes, tuple[Identity, float]] = {}
+
+    def forget(self) -> None:
+        """Check every token with the store again at its next use."""
+        self._accepted.clear()
 
     async def identify(self, request: Request) -> Identity:
-        client = request.client.host if request.client else "unknown"
-        wait = self.limit.wait_s(client)
-        if wait > 0:
-            raise Refused(
-                429,
-                "TooManyFailures",
-                f"too many refused tokens from {client}; try again in {math.ceil(wait)} s",
-                headers={"Retry-After": str(math.ceil(wait))},
-            )
+        """The holder of the request's bearer token (the API's way)."""
+        client = self._client_may_try(request)
         header = request.headers.get("authorization", "")
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
@@ -115,14 +132,55 @@ class Authenticator:
                 "(CONVEYOR_TOKEN for the SDK and CLI; `conveyor tokens create` makes one)",
                 headers={"WWW-Authenticate": "Bearer"},
             )
+        return await self._checked(client, token.strip())
+
+    async def identify_cookie(self, request: Request, cookie: str) -> Identity:
+        """The holder of the token in the session cookie named ``cookie`` (the web UI's way)."""
+        client = self._client_may_try(request)
+        token = request.cookies.get(cookie, "").strip()
+        if not token:
+            raise Refused(401, "AuthenticationFailed", "not signed in")
+        # a page is not worth remembering a token for: its session ends at once when revoked
+        return await self._checked(client, token, remember=False)
+
+    async def identify_token(self, request: Request, token: str) -> Identity:
+        """The holder of ``token``, as typed into the web UI's login page."""
+        client = self._client_may_try(request)
+        if not token.strip():
+            raise Refused(401, "AuthenticationFailed", "paste a token to sign in")
+        return await self._checked(client, token.strip(), remember=False)
+
+    def _client_may_try(self, request: Request) -> str:
+        client = request.client.host if request.client else "unknown"
+        wait = self.limit.wait_s(client)
+        if wait > 0:
+            raise Refused(
+                429,
+                "TooManyFailures",
+                f"too many refused tokens from {client}; try again in {math.ceil(wait)} s",
+                headers={"Retry-After": str(math.ceil(wait))},
+            )
+        return client
+
+    async def _checked(self, client: str, token: str, *, remember: bool = True) -> Identity:
+        digest = hashlib.sha256(token.encode()).digest()
+        now = self._clock()
+        accepted = self._accepted.get(digest) if remember else None
+        if accepted is not None and accepted[1] > now:
+            return accepted[0]
         try:
-            name, role = await run_in_threadpool(self._check, token.strip())
+            name, role = await run_in_threadpool(self._check, token)
         except ValueError as exc:
             self.limit.failed(client)
             raise Refused(
                 401, "AuthenticationFailed", f"token refused: {exc}", {"WWW-Authenticate": "Bearer"}
             ) from None
-        return Identity(name, role)
+        identity = Identity(name, role)
+        if remember and self._remember_s > 0:
+            if len(self._accepted) >= _REMEMBERED_MAX:
+                self._accepted.clear()
+            self._accepted[digest] = (identity, now + self._remember_s)
+        return identity
 
 
 def _article(word: str) -> str:

@@ -173,6 +173,7 @@ class MemoryMetadataStore(MemoryMonitors, MemorySchedules, MemoryAccess):
     ) -> None:
         _checks.run_status(status)
         at = _checks.utc(finished_at, "finished_at")
+        error = _checks.text_or_none(error, "error")
         self._update_run(run_id, status=status, finished_at=at, error=error)
 
     def get_run(self, run_id: str) -> RunRecord:
@@ -183,6 +184,8 @@ class MemoryMetadataStore(MemoryMonitors, MemorySchedules, MemoryAccess):
     def list_runs(
         self, *, pipeline: str | None = None, status: RunStatus | None = None, limit: int = 50
     ) -> list[RunRecord]:
+        if status is not None:
+            _checks.run_status(status)
         with self._lock:
             runs = [
                 r
@@ -191,7 +194,7 @@ class MemoryMetadataStore(MemoryMonitors, MemorySchedules, MemoryAccess):
                 and (status is None or r.status == status)
             ]
         runs.sort(key=lambda r: (r.started_at, r.id), reverse=True)
-        return [_copy_run(r) for r in runs[: max(limit, 0)]]
+        return [_copy_run(r) for r in runs[: max(_checks.cap(limit, "limit"), 0)]]
 
     def step_runs(self, run_id: str) -> list[StepRunRecord]:
         with self._lock:
@@ -367,7 +370,8 @@ class MemoryMetadataStore(MemoryMonitors, MemorySchedules, MemoryAccess):
                 lambda item, kind, key: _field(item[0], item[1], kind, key),
                 lambda item: (item[0].started_at, item[0].id),
             )
-        return [_copy_run(run) for run, _ in ordered[: checked.limit]]
+        page = ordered[checked.offset : checked.offset + checked.limit]
+        return [_copy_run(run) for run, _ in page]
 
     def child_runs(self, parent_id: str) -> list[RunRecord]:
         with self._lock:
@@ -573,6 +577,7 @@ def _copy_step_run(record: StepRunRecord) -> StepRunRecord:
 
 def _normalise_run(run: RunRecord) -> RunRecord:
     _checks.run_status(run.status)
+    _checks.fields(run)
     return dataclasses.replace(
         run,
         started_at=_checks.utc(run.started_at, "started_at"),
@@ -588,6 +593,9 @@ def _normalise_run(run: RunRecord) -> RunRecord:
 
 def _normalise_step_run(record: StepRunRecord) -> StepRunRecord:
     _checks.step_status(record.status)
+    _checks.fields(record)
+    for link in (*record.inputs, *record.outputs):
+        _checks.fields(link)
     return dataclasses.replace(
         record,
         started_at=_checks.utc(record.started_at, "started_at"),
@@ -599,6 +607,7 @@ def _normalise_step_run(record: StepRunRecord) -> StepRunRecord:
 
 
 def _normalise_artifact(artifact: ArtifactRecord) -> ArtifactRecord:
+    _checks.fields(artifact)
     return dataclasses.replace(
         artifact,
         created_at=_checks.utc(artifact.created_at, "created_at"),

@@ -36,7 +36,7 @@ from datetime import UTC, datetime
 from typing import TypeVar
 
 from conveyor.core._errors import ConveyorError
-from conveyor.store._checks import Tracked, tracking_key
+from conveyor.store._checks import Tracked, fields, tracking_key
 from conveyor.store._tracking_records import (
     ATTRIBUTES,
     Condition,
@@ -72,6 +72,7 @@ class CheckedQuery:
     checks: tuple[Check, ...]
     order_by: tuple[Ordering, ...]
     limit: int
+    offset: int
     parent_id: str | None
     top_level_only: bool  # include_children=False; a parent_id asks for children instead
 
@@ -81,16 +82,21 @@ def check_query(query: RunQuery) -> CheckedQuery:
     limit = query.max_results
     if isinstance(limit, bool) or not isinstance(limit, int):
         raise ConveyorError(f"max_results must be a whole number, got {limit!r}")
+    offset = query.offset
+    if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
+        raise ConveyorError(f"offset must be a whole number of at least 0, got {offset!r}")
     pipelines = tuple(query.pipelines)
     if not all(isinstance(p, str) for p in pipelines):
         raise ConveyorError(f"pipelines must be names (strings), got {pipelines!r}")
     if query.parent_id is not None and not isinstance(query.parent_id, str):
         raise ConveyorError(f"parent_id must be a run id or None, got {query.parent_id!r}")
+    fields(query)  # the numbers within 64 bits, which is all a SQL store can bind
     return CheckedQuery(
         pipelines=pipelines,
         checks=tuple(_check(c) for c in query.conditions),
         order_by=tuple(_ordering(o) for o in query.order_by),
         limit=max(limit, 0),
+        offset=offset,
         parent_id=query.parent_id,
         top_level_only=query.parent_id is None and not query.include_children,
     )

@@ -85,6 +85,7 @@ class RunQuery:
     max_results: int = 1000
     parent_id: str | None = None  # only the child runs of this run (tuning trials)
     include_children: bool = True
+    offset: int = 0  # runs to skip first, in the query's order: pages of a long list
 
 
 @dataclass(frozen=True, slots=True)

@@ -53,7 +53,8 @@ def search_statement(
     for position, ordering in enumerate(query.order_by):
         source = _order(ordering, position, source, order, dialect)
     order += [runs.c.started_at.desc(), bytewise(runs.c.id, dialect).desc()]
-    return select(*columns).select_from(source).where(*where).order_by(*order).limit(query.limit)
+    statement = select(*columns).select_from(source).where(*where).order_by(*order)
+    return statement.limit(query.limit).offset(query.offset or None)
 
 
 def bytewise(column: Any, dialect: str) -> Any:

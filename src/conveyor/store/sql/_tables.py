@@ -95,8 +95,9 @@ runs = Table(
     Column("git_commit", String(64)),
     Column("git_dirty", Boolean()),
     Column("environment", JSON(), nullable=False, server_default="{}"),
-    Index("ix_runs_started_at", "started_at"),
-    Index("ix_runs_pipeline_started_at", "pipeline", "started_at"),
+    # id is the last sort key of a run list: a page deep in the list is then an index walk
+    Index("ix_runs_started_at_id", "started_at", "id"),
+    Index("ix_runs_pipeline_started_at_id", "pipeline", "started_at", "id"),
     Index("ix_runs_parent_id", "parent_id", "started_at"),
 )
 
