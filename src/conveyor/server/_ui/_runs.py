@@ -8,6 +8,7 @@ store of 100,000 runs is never read whole.
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -85,7 +86,27 @@ def common_keys(maps: Sequence[Mapping[str, object]], first: str = "") -> list[s
     return keys
 
 
+class PipelineNames:
+    """The pipelines' names for the runs page's filter, read again at most every ``keep_s``:
+    reading them costs a query per pipeline, and they change only when a new pipeline runs."""
+
+    def __init__(self, site: Site, keep_s: float = 10.0) -> None:
+        self._site = site
+        self._keep_s = keep_s
+        self._names: list[str] | None = None
+        self._read_at = 0.0
+
+    async def get(self) -> list[str]:
+        now = time.monotonic()
+        if self._names is None or now - self._read_at > self._keep_s:
+            self._names = [r.pipeline for r in await self._site.read(latest_per_pipeline)]
+            self._read_at = now
+        return self._names
+
+
 def runs_routes(site: Site) -> list[BaseRoute]:
+    names = PipelineNames(site)
+
     async def pipelines(request: Request, identity: Identity) -> Response:
         latest = await site.read(latest_per_pipeline)
         return render("pipelines.html", context(request, identity, pipelines=latest))
@@ -95,7 +116,7 @@ def runs_routes(site: Site) -> list[BaseRoute]:
         try:
             query = view.query()
         except ConveyorError as exc:  # a filter that does not parse: the form shows why
-            return await _runs_page(site, request, identity, view, None, exc.message)
+            return await _runs_page(names, request, identity, view, None, exc.message)
 
         def search(store: MetadataStore) -> RunTable:
             return store.search_table(query)
@@ -103,8 +124,8 @@ def runs_routes(site: Site) -> list[BaseRoute]:
         try:
             table = await site.read(search)
         except ConveyorError as exc:  # a key the store refuses (sort by a bad key…)
-            return await _runs_page(site, request, identity, view, None, exc.message)
-        return await _runs_page(site, request, identity, view, table, "")
+            return await _runs_page(names, request, identity, view, None, exc.message)
+        return await _runs_page(names, request, identity, view, table, "")
 
     return [
         Route("/ui/pipelines", site.page(pipelines), methods=["GET"]),
@@ -113,7 +134,7 @@ def runs_routes(site: Site) -> list[BaseRoute]:
 
 
 async def _runs_page(
-    site: Site,
+    names: PipelineNames,
     request: Request,
     identity: Identity,
     view: RunsView,
@@ -136,7 +157,7 @@ async def _runs_page(
         problem=problem,
         statuses=RUN_STATUSES,
         per_page_choices=PER_PAGE_CHOICES,
-        pipelines=[r.pipeline for r in await site.read(latest_per_pipeline)],
+        pipelines=await names.get(),
         metric_keys=common_keys([r.metrics for r in rows], sorted_key),
         param_keys=common_keys([r.params for r in rows], sorted_key),
     )

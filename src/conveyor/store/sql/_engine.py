@@ -12,7 +12,7 @@ import sqlite3
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Final, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy import event
@@ -72,10 +72,16 @@ def is_sqlite_memory(url: URL) -> bool:
     )
 
 
+# Connections kept open for reuse. The pool opens them only as threads need them at once; past
+# SQLAlchemy's default of 5, every further one was opened and closed around each call, which a
+# team server's worker threads (a connection each) paid on every request.
+_POOL: Final = {"pool_size": 16, "max_overflow": 32}
+
+
 def create_engine(url: URL) -> Engine:
     """An engine with a thread-safe pool; for SQLite also its folder, WAL and a busy timeout."""
     if url.get_backend_name() != "sqlite":
-        return sa.create_engine(url, json_serializer=_json_serializer)
+        return sa.create_engine(url, json_serializer=_json_serializer, **_POOL)
     memory = is_sqlite_memory(url)
     if not memory and url.database:
         try:
@@ -90,7 +96,7 @@ def create_engine(url: URL) -> Engine:
         connect_args={"check_same_thread": False},
         # One shared connection for an in-memory database (each connection would be a new,
         # empty database); SqlMetadataStore serialises access to it.
-        **({"poolclass": StaticPool} if memory else {}),
+        **({"poolclass": StaticPool} if memory else _POOL),
     )
     event.listen(engine, "connect", _sqlite_connect)
     return engine

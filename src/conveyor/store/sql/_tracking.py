@@ -58,6 +58,7 @@ _TABLE_TEXT_COLUMNS = [
 ]
 _VALUE_COLUMNS = [(t.c.run_id, t.c.key, t.c.value) for t in (params, latest_metrics, tags)]
 NAN = math.nan
+_FEW = 16  # metric points a batch inserts row by row on PostgreSQL; COPY beyond
 
 
 class SqlTracking:
@@ -88,11 +89,12 @@ class SqlTracking:
         )
         quote = engine.dialect.identifier_preparer.quote
         into = f"{quote(metrics.name)} ({', '.join(map(quote, _METRIC_COLUMNS))})"
+        mark = "%s" if self._dialect == "postgresql" else "?"
+        self._insert_few = f"INSERT INTO {into} VALUES ({', '.join([mark] * len(_METRIC_COLUMNS))})"
         if self._dialect == "postgresql":
             self._insert_metrics = f"COPY {into} FROM STDIN"  # rows keep their order: seq too
         else:
-            marks = ", ".join("?" * len(_METRIC_COLUMNS))
-            self._insert_metrics = f"INSERT INTO {into} VALUES ({marks})"
+            self._insert_metrics = self._insert_few
         self._driver_error: type[Exception] = engine.dialect.loaded_dbapi.Error
         self._run_exists = select(runs.c.id).where(runs.c.id == bindparam("run_id"))
         self._history = (
@@ -173,8 +175,9 @@ class SqlTracking:
         self._run(action, "log tracking data")
 
     def _insert_points(self, connection: Connection, rows: Sequence[tuple[Any, ...]]) -> None:
-        if self._dialect != "postgresql":
-            connection.exec_driver_sql(self._insert_metrics, rows)
+        if self._dialect != "postgresql" or len(rows) <= _FEW:
+            # a COPY costs more round trips to start than a few rows cost to insert
+            connection.exec_driver_sql(self._insert_few, rows)
             return
         # COPY is psycopg's own API: the cursor shares the transaction's connection, and its
         # errors are wrapped as SQLAlchemy's would be, for retrying() to translate.
