@@ -14,6 +14,7 @@ from conveyor.core._errors import GateFailed, RegistryError
 from conveyor.engine import Workspace, current_user
 from conveyor.registry._gate import Gate, decide
 from conveyor.registry._versions import load
+from conveyor.store import MetadataStore
 from conveyor.store._tracking_records import AliasMove, GateDecision
 
 
@@ -95,8 +96,13 @@ def rollback(
         RegistryError: the alias has no earlier version to go back to.
     """
     store = Workspace.for_api(settings).metadata
-    moves = store.alias_history(name, alias)
-    stack = held_versions(moves)
+    who = actor if actor is not None else current_user()
+    return roll_back(store, name, alias, actor=who, reason=reason)
+
+
+def roll_back(store: MetadataStore, name: str, alias: str, *, actor: str, reason: str) -> AliasMove:
+    """``rollback`` on ``store`` as ``actor``: what a team server does for a signed-in user."""
+    stack = held_versions(store.alias_history(name, alias))
     if len(stack) < 2:
         current = f"it points to version {stack[-1]}" if stack else "it points to nothing"
         raise RegistryError(
@@ -112,7 +118,7 @@ def rollback(
             previous=None,
             kind="rollback",
             moved_at=datetime.now(UTC),
-            actor=actor if actor is not None else current_user(),
+            actor=actor,
             reason=reason or f"rollback from version {stack[-1]}",
         )
     )

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 
 from conveyor.core._errors import GateFailed, RegistryError
 from conveyor.registry import Gate
-from conveyor.registry._aliases import held_versions
+from conveyor.registry._aliases import held_versions, roll_back
 from conveyor.registry._gate import decide
 from conveyor.store import AliasMove, MetadataStore
 
@@ -82,26 +82,7 @@ def rollback(
         RegistryError: the alias has no earlier version to go back to.
     """
     store.list_model_versions(name)
-    stack = held_versions(store.alias_history(name, alias))
-    if len(stack) < 2:
-        current = f"it points to version {stack[-1]}" if stack else "it points to nothing"
-        raise RegistryError(
-            f"cannot roll back {name}@{alias}: {current} and no earlier version held it",
-            name=name,
-            alias=alias,
-        )
-    return store.move_alias(
-        AliasMove(
-            name=name,
-            alias=alias,
-            version=stack[-2],
-            previous=None,
-            kind="rollback",
-            moved_at=datetime.now(UTC),
-            actor=actor,
-            reason=reason or f"rollback from version {stack[-1]}",
-        )
-    )
+    return roll_back(store, name, alias, actor=actor, reason=reason)
 
 
 def previous_versions(store: MetadataStore, name: str) -> dict[str, int | None]:
