@@ -7,6 +7,7 @@ latest promotion that has not been undone yet.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from conveyor.core import Settings
@@ -38,25 +39,37 @@ def promote(
             ``details["decision"]`` holds every figure.
     """
     ws = Workspace.for_api(settings)
-    store = ws.metadata
-    candidate = store.get_model_version(name, _version_number(version))
     who = actor if actor is not None else current_user()
+
+    def score(v: int) -> object:
+        return load(f"{name}@{v}", settings=ws.settings)
+
+    return promote_on(
+        ws.metadata, name, version, alias, gate=gate, reason=reason, actor=who, score=score
+    )
+
+
+def promote_on(
+    store: MetadataStore,
+    name: str,
+    version: int,
+    alias: str,
+    *,
+    gate: Gate | None,
+    reason: str,
+    actor: str,
+    score: Callable[[int], object],
+) -> AliasMove:
+    """``promote`` on ``store`` as ``actor``, a gate loading a version with ``score``: what a
+    team server does for a signed-in user."""
+    candidate = store.get_model_version(name, _version_number(version))
     decision: GateDecision | None = None
     if gate is not None:
         holder = None
         if gate.beat is not None:
             held = store.aliases(name).get(gate.beat)
             holder = store.get_model_version(name, held) if held is not None else None
-        decision = store.record_gate_decision(
-            decide(
-                gate,
-                candidate,
-                holder,
-                alias,
-                who,
-                lambda v: load(f"{name}@{v}", settings=ws.settings),
-            )
-        )
+        decision = store.record_gate_decision(decide(gate, candidate, holder, alias, actor, score))
         if not decision.passed:
             failing = [c for c in decision.criteria if not c.get("passed")]
             lines = "; ".join(str(c.get("message", c.get("criterion"))) for c in failing)
@@ -75,7 +88,7 @@ def promote(
             previous=None,
             kind="promote",
             moved_at=datetime.now(UTC),
-            actor=who,
+            actor=actor,
             reason=reason,
             decision_id=decision.id if decision is not None else None,
         )

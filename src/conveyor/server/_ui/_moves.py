@@ -9,12 +9,9 @@ rollback`` would. The caller runs these inside ``acting_as(user)``, so the audit
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
-from conveyor.core._errors import GateFailed, RegistryError
+from conveyor.core._errors import RegistryError
 from conveyor.registry import Gate
-from conveyor.registry._aliases import held_versions, roll_back
-from conveyor.registry._gate import decide
+from conveyor.registry._aliases import held_versions, promote_on, roll_back
 from conveyor.store import AliasMove, MetadataStore
 
 
@@ -35,40 +32,9 @@ def promote(
         ModelNotFound: no such model or version.
         GateFailed: the gate said no; the message names each failing criterion.
     """
-    candidate = store.get_model_version(name, version)
-    decision_id = None
-    if beat_holder:
-        held = store.aliases(name).get(alias)
-        holder = store.get_model_version(name, held) if held is not None else None
-        decision = store.record_gate_decision(
-            decide(Gate(beat=alias), candidate, holder, alias, actor, _no_scoring)
-        )
-        if not decision.passed:
-            failing = "; ".join(
-                str(c.get("message", c.get("criterion")))
-                for c in decision.criteria
-                if not c["passed"]
-            )
-            raise GateFailed(
-                f"{name}@{version} did not pass the gate for {alias!r}: {failing}",
-                name=name,
-                version=version,
-                alias=alias,
-                decision={"id": decision.id},
-            )
-        decision_id = decision.id
-    return store.move_alias(
-        AliasMove(
-            name=name,
-            alias=alias,
-            version=candidate.version,
-            previous=None,
-            kind="promote",
-            moved_at=datetime.now(UTC),
-            actor=actor,
-            reason=reason,
-            decision_id=decision_id,
-        )
+    gate = Gate(beat=alias) if beat_holder else None
+    return promote_on(
+        store, name, version, alias, gate=gate, reason=reason, actor=actor, score=_no_scoring
     )
 
 
