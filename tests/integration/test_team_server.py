@@ -44,7 +44,7 @@ def cli(home: Path, *args: str) -> str:
         cwd=home.parent,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=180,
         check=False,
     )
     assert done.returncode == 0, done.stdout + done.stderr

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +16,8 @@ from typing import Any
 
 import pytest
 
+from tests.integration.test_team_server import cli as conveyor
+from tests.integration.test_team_server import token_for
 from tests.serving._servers import (
     REPO,
     Process,
@@ -79,30 +80,6 @@ def iris(n_estimators: int = 10) -> None:
     model = train(train_df, n_estimators=n_estimators)
     cv.register_model("iris", model, metrics=evaluate(model, test_df), reference=train_df)
 '''
-
-
-def conveyor(home: Path, *args: str) -> str:
-    done = subprocess.run(
-        [sys.executable, "-m", "conveyor", *args],
-        env=conveyor_env(home),
-        cwd=home.parent,
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
-    return done.stdout
-
-
-def token_for(home: Path, user: str, role: str) -> str:
-    conveyor(home, "users", "add", user, "--role", role)
-    (token,) = [
-        w
-        for w in conveyor(home, "tokens", "create", "--user", user).split()
-        if w.startswith("cvt_")
-    ]
-    return token
 
 
 @pytest.fixture(scope="module")
