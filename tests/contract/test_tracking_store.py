@@ -286,6 +286,7 @@ def test_a_logged_artifact_must_belong_to_the_batch_run(store: MetadataStore) ->
 def test_an_unknown_run_is_run_not_found(store: MetadataStore) -> None:
     with pytest.raises(RunNotFound):
         log(store, "run-missing", metrics=(point("m", 1.0),))
+    assert store.metric_history("run-missing", "m") == []  # nothing written for it
     with pytest.raises(RunNotFound):
         log(store, "run-missing")
     store.create_run(run())

@@ -95,6 +95,7 @@ class SqlTracking:
             self._insert_metrics = f"COPY {into} FROM STDIN"  # rows keep their order: seq too
         else:
             self._insert_metrics = self._insert_few
+        self._at_once: dict[tuple[int, int], str] = {}
         self._driver_error: type[Exception] = engine.dialect.loaded_dbapi.Error
         self._run_exists = select(runs.c.id).where(runs.c.id == bindparam("run_id"))
         self._history = (
@@ -149,6 +150,13 @@ class SqlTracking:
             for a in logged.values()
         ]
         wanted = {a.artifact_id for a in logged.values()}
+        if (
+            self._dialect == "postgresql"
+            and 0 < len(rows) <= _FEW
+            and not (param_rows or tag_rows or logged_rows)
+        ):
+            self._log_points_at_once(run_id, rows, [tuple(r.values()) for r in latest_rows])
+            return
 
         def action() -> None:
             with write_transaction(self._engine) as connection:
@@ -173,6 +181,31 @@ class SqlTracking:
                     connection.execute(self._upsert_logged, logged_rows)
 
         self._run(action, "log tracking data")
+
+    def _log_points_at_once(
+        self, run_id: str, rows: Sequence[tuple[Any, ...]], latest: Sequence[tuple[Any, ...]]
+    ) -> None:
+        """A few points of one run (a training loop's step) in one statement, outside any
+        transaction: one round trip where BEGIN, the run check, two inserts and COMMIT took
+        five. A single statement is atomic on its own; nothing is written if the run is
+        missing, since every row is joined to it."""
+        sql = self._at_once.get((len(rows), len(latest)))
+        if sql is None:
+            sql = self._at_once[(len(rows), len(latest))] = _points_statement(
+                len(rows), len(latest), self._engine.dialect.identifier_preparer.quote
+            )
+        values: list[Any] = [run_id]
+        for i, row in enumerate(rows):
+            values += (i, *row[1:])
+        for row in latest:
+            values += row[1:]
+
+        def action() -> bool:
+            with self._reader.connect() as connection:
+                return bool(connection.exec_driver_sql(sql, tuple(values)).scalar())
+
+        if not self._run(action, "log tracking data"):
+            raise RunNotFound(run_id)
 
     def _insert_points(self, connection: Connection, rows: Sequence[tuple[Any, ...]]) -> None:
         if self._dialect != "postgresql" or len(rows) <= _FEW:
@@ -312,6 +345,32 @@ def _value_rows(run_id: str, checked: Mapping[str, _checks.Tracked]) -> list[dic
         {"run_id": run_id, "key": key, "value": value, "num": num, "text": text}
         for key, (value, num, text) in checked.items()
     ]
+
+
+def _points_statement(points: int, latest: int, quote: Callable[[str], str]) -> str:
+    """PostgreSQL's text of ``_log_points_at_once``: the run, when it exists, joined to the
+    points (inserted in the order given: ``seq`` is their logging order) and to the latest
+    point of each key (upserted as ``_upsert_latest`` does). Parameters: the run id, then
+    (ordinal, key, value, step, timestamp, step_name) per point, then the latest rows."""
+    typed = "%s::text, %s::double precision, %s::bigint, %s::double precision, %s::text"
+    point_rows = ", ".join([f"(%s::int, {typed})"] * points)
+    latest_rows = ", ".join([f"({typed})"] * latest)
+    names = ", ".join(map(quote, _METRIC_COLUMNS[1:]))
+    into = f"run_id, {names}"
+    kept = ", ".join(f"{quote(c)} = excluded.{quote(c)}" for c in _METRIC_COLUMNS[2:])
+    step, stamp = quote("step"), quote("timestamp")
+    table = quote(latest_metrics.name)
+    return (
+        f"WITH run AS (SELECT id FROM {quote(runs.name)} WHERE id = %s), "
+        f"points AS (INSERT INTO {quote(metrics.name)} ({into}) "
+        f"SELECT run.id, {names} FROM run, (VALUES {point_rows}) AS p(n, {names}) ORDER BY n), "
+        f"latest AS (INSERT INTO {table} ({into}) "
+        f"SELECT run.id, {names} FROM run, (VALUES {latest_rows}) AS l({names}) "
+        f"ON CONFLICT (run_id, {quote('key')}) DO UPDATE SET {kept} "
+        f"WHERE excluded.{step} > {table}.{step} OR (excluded.{step} = {table}.{step} "
+        f"AND excluded.{stamp} >= {table}.{stamp})) "
+        "SELECT count(*) FROM run"
+    )
 
 
 def _nan_as_null(row: _checks.MetricRow) -> tuple[Any, ...]:
