@@ -39,7 +39,13 @@ from conveyor.core._errors import (
     DataValidationError as DataValidationError,
 )
 from conveyor.core._errors import (
+    ExecutorLost as ExecutorLost,
+)
+from conveyor.core._errors import (
     GateFailed as GateFailed,
+)
+from conveyor.core._errors import (
+    InsufficientResources as InsufficientResources,
 )
 from conveyor.core._errors import (
     MissingInputError as MissingInputError,
@@ -104,6 +110,9 @@ from conveyor.core._errors import (
 from conveyor.core._errors import (
     UserNotFound as UserNotFound,
 )
+from conveyor.core._errors import (
+    WorkerLost as WorkerLost,
+)
 
 __all__ = [
     "AccessError",
@@ -118,7 +127,9 @@ __all__ = [
     "DataSourceError",
     "DataValidationError",
     "DatasetNotFound",
+    "ExecutorLost",
     "GateFailed",
+    "InsufficientResources",
     "MissingInputError",
     "ModelNotFound",
     "MonitorNotFound",
@@ -140,4 +151,5 @@ __all__ = [
     "TokenNotFound",
     "UnknownParameterError",
     "UserNotFound",
+    "WorkerLost",
 ]

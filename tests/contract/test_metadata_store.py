@@ -13,6 +13,7 @@ from conveyor.errors import ArtifactNotFound, RunNotFound, StoreError
 from conveyor.store import (
     ArtifactLink,
     ArtifactRecord,
+    AttemptRecord,
     MetadataStore,
     RunRecord,
     StepRunRecord,
@@ -288,6 +289,10 @@ def test_commit_and_read_back_step_runs_with_ordered_links(store: MetadataStore)
         key_parts={"code": "c1", "params": "p1", "inputs": "i1"},
         reason="code changed",
         attempts=2,
+        attempt_log=(
+            AttemptRecord(1, "tcp://10.0.0.7:40121", "worker lost", 0.75, "WorkerLost: killed"),
+            AttemptRecord(2, "tcp://10.0.0.8:38555", "succeeded", 1.5),
+        ),
         duration=1.5,
         cpu_seconds=1.25,
         peak_rss_bytes=2**40,
@@ -354,6 +359,22 @@ def test_commit_refuses_unknown_runs_and_repeated_step_runs(store: MetadataStore
         store.commit(WriteBatch(step_runs=(step_run("sr-2"), step_run("sr-2"))))
     assert info.value.details["duplicate_step_runs"] == ["sr-2"]
     assert [s.id for s in store.step_runs("run-0001")] == ["sr-1"]
+
+
+@pytest.mark.parametrize(
+    "log",
+    [
+        (AttemptRecord(1, "w", "exploded", 1.0),),  # not a status
+        (AttemptRecord(1, "w\x00", "failed", 1.0),),
+        (AttemptRecord(1, "w", "failed", float("nan")),),
+    ],
+    ids=["status", "nul", "nan"],
+)
+def test_commit_refuses_a_malformed_attempt_log(store: MetadataStore, log: Any) -> None:
+    store.create_run(run())
+    with pytest.raises(StoreError, match=r"(?i)attempt"):
+        store.commit(WriteBatch(step_runs=(step_run("sr-1", attempt_log=log),)))
+    assert store.step_runs("run-0001") == []
 
 
 def test_an_empty_batch_is_fine(store: MetadataStore) -> None:

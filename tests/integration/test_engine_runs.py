@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -229,6 +231,65 @@ def test_retries_exhausted_report_every_attempt(ws: Workspace) -> None:
     assert result.status == "failed"
     assert result.step("always").attempts == 2
     assert "after 2 attempts" in (result.step("always").error or "")
+
+
+def test_each_attempt_is_recorded_with_its_worker_and_outcome(ws: Workspace) -> None:
+    calls: list[int] = []
+
+    @cv.step(retries=2, retry_delay=0)
+    def shaky() -> int:
+        calls.append(1)
+        if len(calls) < 2:
+            raise ConnectionError("try again")
+        return 7
+
+    @cv.pipeline
+    def retrying() -> None:
+        shaky()
+
+    result = run(retrying, ws)
+    (record,) = ws.metadata.step_runs(result.id)
+    first, second = record.attempt_log
+    here = f"{socket.gethostname()}:{os.getpid()}"  # threads: this process
+    assert (first.number, first.worker, first.status) == (1, here, "failed")
+    assert first.error == "ConnectionError: try again"
+    assert (second.number, second.worker, second.status, second.error) == (
+        2,
+        here,
+        "succeeded",
+        None,
+    )
+
+
+def test_a_step_asking_more_than_the_machine_has_fails_at_once(ws: Workspace) -> None:
+    calls: list[int] = []
+
+    @cv.step(retries=3, retry_delay=0, resources=cv.Resources(cpus=100_000, memory="2GB"))
+    def greedy() -> int:
+        calls.append(1)
+        return 1
+
+    @cv.pipeline
+    def hungry() -> None:
+        greedy()
+
+    result = run(hungry, ws)
+    step = result.step("greedy")
+    assert result.status == "failed" and calls == [] and step.attempts == 1
+    assert "InsufficientResources: step 'greedy' needs 100000 CPUs" in (step.error or "")
+    assert "this machine" in (step.error or "")
+
+
+def test_a_step_within_the_machine_runs_with_its_resources(ws: Workspace) -> None:
+    @cv.step(resources=cv.Resources(cpus=1, memory="1MB"))
+    def modest() -> int:
+        return 3
+
+    @cv.pipeline
+    def fine() -> None:
+        modest()
+
+    assert run(fine, ws).status == "succeeded"
 
 
 def test_a_step_over_its_timeout_fails(ws: Workspace) -> None:

@@ -61,7 +61,10 @@ class Pipeline:
             targets: step names; only they and what they need are run.
             no_cache: execute every step even when its outputs are cached.
             workers: how many steps may run at once (default: the machine's cores, at least 4).
-            executor: ``"threads"`` (default), ``"processes"``, or an executor object.
+            executor: ``"threads"`` (default), ``"processes"``, ``"dask"``, ``"ray"``, or an
+                executor object such as ``cv.DaskExecutor("tcp://scheduler:8786")``, which
+                stays open for further runs until its ``shutdown()`` (or the end of its
+                ``with`` block).
             hooks: subscribers to the run's events (``on_step_finished`` and friends).
             settings: where to store things; default: read from the environment and conveyor.toml.
             **params: run parameters (the pipeline function's arguments).

@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, Generic, ParamSpec, TypeVar, overload
 
 from conveyor.authoring._building import current_builder
-from conveyor.core import StepSpec
+from conveyor.core import Resources, StepSpec
 from conveyor.core._errors import MissingInputError, PipelineDefinitionError
 
 P = ParamSpec("P")
@@ -49,7 +49,8 @@ class Step(Generic[P, R]):
         return _by_name(self._signature, bound)
 
     def with_options(self, **changes: Any) -> Step[P, R]:
-        """A copy with other options: ``name``, ``retries``, ``timeout``, ``cache``, ``version``."""
+        """A copy with other options: ``name``, ``retries``, ``timeout``, ``cache``, ``version``,
+        ``resources``."""
         return Step(self.spec.with_options(**changes))
 
     def __repr__(self) -> str:
@@ -69,6 +70,7 @@ def step(
     name: str | None = None,
     validate_inputs: Mapping[str, object] | None = None,
     validate_output: object | None = None,
+    resources: Resources | None = None,
 ) -> Callable[[Callable[P, R]], Step[P, R]]: ...
 def step(
     fn: Callable[P, R] | None = None,
@@ -82,6 +84,7 @@ def step(
     name: str | None = None,
     validate_inputs: Mapping[str, object] | None = None,
     validate_output: object | None = None,
+    resources: Resources | None = None,
 ) -> Step[P, R] | Callable[[Callable[P, R]], Step[P, R]]:
     """Make a function a pipeline step.
 
@@ -96,6 +99,9 @@ def step(
             step with ``DataValidationError`` before the function runs.
         validate_output: a ``cv.Schema`` the returned table must pass, or the step fails
             with ``DataValidationError`` and nothing is stored.
+        resources: ``cv.Resources(cpus=, memory=, gpus=)`` a worker must offer to run the
+            step (Dask worker resources, Ray task options); a step no worker can take fails
+            at once.
     """
 
     def wrap(f: Callable[P, R]) -> Step[P, R]:
@@ -114,6 +120,7 @@ def step(
             n_outputs=count_outputs(f),
             validate_inputs=_checked_inputs(f, validate_inputs),
             validate_output=validate_output,
+            resources=resources,
         )
         return Step(spec)
 

@@ -29,6 +29,7 @@ from conveyor.core._hashing import canonical_json as canonical_json
 from conveyor.core._hashing import content_address as content_address
 from conveyor.core._hashing import hash_parts as hash_parts
 from conveyor.core._ids import new_id as new_id
+from conveyor.core._resources import Resources as Resources
 from conveyor.core._settings import Settings as Settings
 from conveyor.core._settings import load_settings as load_settings
 
@@ -40,6 +41,7 @@ __all__ = [
     "MapOver",
     "Node",
     "OutputRef",
+    "Resources",
     "RunContext",
     "RunFinished",
     "RunStarted",

@@ -71,6 +71,20 @@ class StepTimeout(StepFailed):
     """A step ran longer than its ``timeout``."""
 
 
+class WorkerLost(StepFailed):
+    """The worker running an attempt died or left the cluster (``details['worker']``); the
+    attempt counts as failed and is retried within the step's ``retries``."""
+
+
+class ExecutorLost(ConveyorError):
+    """The distributed scheduler (Dask) or cluster (Ray) a run used went away; the run fails
+    and a new run reuses every step that finished, from the cache."""
+
+
+class InsufficientResources(ConveyorError):
+    """A step asks for more CPUs, memory or GPUs than any worker has; never retried."""
+
+
 class RunFailed(ConveyorError):
     """A run finished with at least one failed step; ``details['run_id']`` names it."""
 

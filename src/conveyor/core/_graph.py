@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from conveyor.core._errors import CycleError, PipelineDefinitionError
+from conveyor.core._resources import Resources
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +29,7 @@ class StepSpec:
     # schemas (anything with .validate(data) -> report) checked before and after the call
     validate_inputs: tuple[tuple[str, object], ...] = field(default=(), compare=False)
     validate_output: object | None = field(default=None, compare=False)
+    resources: Resources | None = None  # what a worker must offer to run an attempt
 
     def __post_init__(self) -> None:
         problems: list[tuple[str, object]] = []
@@ -46,6 +48,8 @@ class StepSpec:
             getattr(self.validate_output, "validate", None)
         ):
             problems.append(("validate_output must be a cv.Schema", self.validate_output))
+        if self.resources is not None and not isinstance(self.resources, Resources):
+            problems.append(("resources must be a cv.Resources", self.resources))
         for text, value in problems:
             raise PipelineDefinitionError(
                 f"step {self.name!r}: {text}, got {value!r}", step=self.name, value=repr(value)

@@ -7,6 +7,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 from conveyor.core import Graph, Settings, load_settings
+from conveyor.core._errors import ConfigurationError
 from conveyor.engine._result import Run
 from conveyor.engine._runner import Runner
 from conveyor.engine._workspace import Workspace
@@ -28,6 +29,14 @@ def run_pipeline(
     """Run ``graph`` on the stores ``settings`` name (default: environment, conveyor.toml)."""
     settings = settings or load_settings(os.environ, Path.cwd())
     chosen = create_executor(executor, workers or settings.workers)
+    if not chosen.in_process and settings.artifacts.startswith("memory://"):
+        if executor is None or isinstance(executor, str):
+            chosen.shutdown()
+        raise ConfigurationError(
+            "steps that run outside this process need an artifact store they can reach "
+            f"(a folder or s3://), not {settings.artifacts}",
+            artifacts=settings.artifacts,
+        )
     # cv.map runs partitions in worker processes unless an executor was chosen
     partitions = chosen if executor is not None else None
     if _has_maps(graph, targets):
@@ -43,6 +52,8 @@ def run_pipeline(
                 no_cache=no_cache,
                 partition_executor=partitions,
                 partition_workers=workers,
+                # an executor object passed in is the caller's: it may serve further runs
+                keep_executor=executor is not None and not isinstance(executor, str),
             )
             return runner.run(graph, params, targets=targets, source=source)
     finally:

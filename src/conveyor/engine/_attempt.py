@@ -8,7 +8,9 @@ step's own error. Planning, caching and recording happen in the runner, not here
 from __future__ import annotations
 
 import dataclasses
+import os
 import resource
+import socket
 import sys
 import time
 import traceback
@@ -16,7 +18,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from conveyor.core import RunContext, activate
+from conveyor.core import Resources, RunContext, activate
 from conveyor.engine import _capture
 from conveyor.engine._tracking import AttemptTracker
 from conveyor.engine._values import ValueStore, open_value_store
@@ -61,6 +63,7 @@ class Task:
     # outputs go to the artifact store however small, to be read back by address alone (the
     # parts of a map) without a copy by the runner
     as_files: bool = False
+    resources: Resources | None = None  # what the worker must offer (the step's cv.Resources)
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +81,17 @@ class Outcome:
     extra: Mapping[str, Any] = field(default_factory=dict)
     # what the step logged, when it ran where the run's recorder could not take it directly
     tracked: tuple[TrackingBatch, tuple[ArtifactRecord, ...]] | None = None
+    worker: str = ""  # where it ran: host:pid, or the executor's name for the worker
+    retryable: bool = True  # False: another attempt would fail the same way (no worker fits)
+    lost: bool = False  # the worker died or left while running it
+
+
+_HOST = socket.gethostname()
+
+
+def worker_name() -> str:
+    """This process as the worker of an attempt: host:pid."""
+    return f"{_HOST}:{os.getpid()}"
 
 
 def execute(task: Task, values: ValueStore | None = None) -> Outcome:
@@ -116,6 +130,7 @@ def execute(task: Task, values: ValueStore | None = None) -> Outcome:
                 cpu=cpu_clock() - cpu_started,
                 peak_rss=_peak_rss(),
                 tracked=tracked,
+                worker=worker_name(),
             )
     return Outcome(
         step=task.step,
@@ -127,6 +142,7 @@ def execute(task: Task, values: ValueStore | None = None) -> Outcome:
         cpu=cpu_clock() - cpu_started,
         peak_rss=_peak_rss(),
         tracked=tracked,
+        worker=worker_name(),
     )
 
 

@@ -33,6 +33,7 @@ from conveyor.core import (
     hash_parts,
     new_id,
 )
+from conveyor.core._errors import ExecutorLost, InsufficientResources, StepFailed, WorkerLost
 from conveyor.data import MATERIALIZER_VERSION, Dataset, materialize
 from conveyor.data._partitions import Partition
 from conveyor.engine import _environment, _keys, _mapping, _tracking, _validation
@@ -52,7 +53,8 @@ from conveyor.engine._recorder import Recorder
 from conveyor.engine._result import Run, StepResult
 from conveyor.engine._workspace import Workspace
 from conveyor.engine.executors import Executor, partition_executor
-from conveyor.store import ArtifactLink, ArtifactRecord, StepRunRecord
+from conveyor.store import ArtifactLink, ArtifactRecord, AttemptRecord, StepRunRecord
+from conveyor.store._records import AttemptStatus
 
 
 @dataclass
@@ -68,6 +70,7 @@ class _Pending:
     deadline: float | None = None
     future: Future[Outcome] | None = None
     errors: list[str] = field(default_factory=list)
+    history: list[AttemptRecord] = field(default_factory=list)
     map_state: _MapState | None = None  # set on one partition of a mapped step
     index: int = -1  # which partition
 
@@ -126,9 +129,11 @@ class Runner:
         partition_executor: Executor | None = None,
         partition_workers: int | None = None,
         parent_id: str | None = None,
+        keep_executor: bool = False,
     ) -> None:
         self._ws = workspace
         self._executor = executor
+        self._keep_executor = keep_executor  # the caller's to close (an object it passed in)
         self._hooks = Hooks(hooks)
         self._no_cache = no_cache
         executor.bind(workspace.values)
@@ -190,7 +195,8 @@ class Runner:
             failed = any(r.status == "failed" for r in self._results.values())
             status = "failed" if failed else "succeeded"
         finally:
-            self._executor.shutdown()
+            if not self._keep_executor:
+                self._executor.shutdown()
             partitions = self._partition_executor
             if partitions is not None and partitions is not self._executor:
                 partitions.shutdown()
@@ -235,6 +241,7 @@ class Runner:
                 continue  # a timed-out attempt finishing late: already failed
             del self._running[name]
             outcome = _outcome_of(name, future)
+            _note_attempt(pending, outcome)
             if outcome.tracked is not None:  # logged in a worker process
                 self._recorder.track(*outcome.tracked)
             if pending.map_state is not None:
@@ -276,6 +283,9 @@ class Runner:
                 del self._running[name]
                 timeout = pending.node.spec.timeout
                 error = f"StepTimeout: step {name!r} ran longer than its timeout of {timeout:g}s"
+                pending.history.append(
+                    AttemptRecord(pending.attempt, "", "timed out", float(timeout or 0), error)
+                )
                 if pending.map_state is not None:
                     self._partition_failed(pending, error, None, ready)
                 else:
@@ -303,7 +313,11 @@ class Runner:
         # switches per step are most of the engine's cost on a chain of quick steps.
         alone = not ready and not self._running and not self._retries and not self._queued()
         self._submit(
-            pending, inline=alone and self._executor.in_process and node.spec.timeout is None
+            pending,
+            inline=alone
+            and self._executor.in_process
+            and node.spec.timeout is None
+            and node.spec.resources is None,
         )
 
     def _check_cache(
@@ -367,6 +381,7 @@ class Runner:
                 artifacts_url=self._ws.settings.artifacts,
                 inline_limit=self._ws.settings.inline_limit,
                 keep_values=self._executor.in_process,
+                resources=spec.resources,
             )
         else:
             executor = self._partitions()
@@ -506,6 +521,7 @@ class Runner:
             inline_limit=self._ws.settings.inline_limit,
             keep_values=False,  # parts stay in the artifact store: memory holds one at a time
             as_files=True,  # written by the worker, in parallel, not copied there by the runner
+            resources=node.spec.resources,
         )
 
     def _partition_done(self, pending: _Pending, outcome: Outcome, ready: list[str]) -> None:
@@ -535,7 +551,7 @@ class Runner:
         state = pending.map_state
         assert state is not None
         pending.errors.append(error)
-        if not state.failed and self._retry(pending):
+        if not state.failed and _retryable(outcome) and self._retry(pending):
             return
         state.outstanding -= 1
         if state.failed:
@@ -684,7 +700,7 @@ class Runner:
         self, pending: _Pending, error: str, outcome: Outcome | None, ready: list[str]
     ) -> None:
         pending.errors.append(error)
-        if self._retry(pending):
+        if _retryable(outcome) and self._retry(pending):
             return
         self._step_failed(pending, error, outcome, ready, counted=True)
 
@@ -801,6 +817,7 @@ class Runner:
             traceback=outcome.traceback if outcome else None,
             logs=outcome.logs if outcome else "",
             inputs=pending.inputs,
+            attempt_log=tuple(pending.history),
             outputs=tuple(
                 ArtifactLink(
                     "out" if len(outputs) == 1 and pending.node.spec.n_outputs is None else str(i),
@@ -829,8 +846,30 @@ def _import_table_engines() -> None:
 def _outcome_of(name: str, future: Future[Outcome]) -> Outcome:
     try:
         return future.result()
+    except WorkerLost as exc:  # a distributed executor's worker died running it
+        worker = str(exc.details.get("worker", ""))
+        return Outcome(step=name, ok=False, error=f"WorkerLost: {exc}", worker=worker, lost=True)
+    except (InsufficientResources, ExecutorLost) as exc:  # another attempt would meet the same
+        return Outcome(step=name, ok=False, error=f"{type(exc).__name__}: {exc}", retryable=False)
+    except StepFailed as exc:  # the executor could not run it; its worker is fine
+        return Outcome(step=name, ok=False, error=f"{type(exc).__name__}: {exc}")
     except BaseException as exc:  # the worker itself died (e.g. a process killed by the OS)
-        return Outcome(step=name, ok=False, error=f"worker failed: {type(exc).__name__}: {exc}")
+        error = f"worker failed: {type(exc).__name__}: {exc}"
+        return Outcome(step=name, ok=False, error=error, lost=True)
+
+
+def _note_attempt(pending: _Pending, outcome: Outcome) -> None:
+    status: AttemptStatus = "succeeded"
+    if not outcome.ok:
+        status = "worker lost" if outcome.lost else "failed"
+    error = None if outcome.ok else outcome.error
+    pending.history.append(
+        AttemptRecord(pending.attempt, outcome.worker, status, outcome.wall, error)
+    )
+
+
+def _retryable(outcome: Outcome | None) -> bool:
+    return outcome is None or outcome.retryable
 
 
 def _literal_hash(value: object) -> str:

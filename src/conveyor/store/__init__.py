@@ -48,6 +48,7 @@ from conveyor.store._records import RUN_STATUSES as RUN_STATUSES
 from conveyor.store._records import STEP_STATUSES as STEP_STATUSES
 from conveyor.store._records import ArtifactLink as ArtifactLink
 from conveyor.store._records import ArtifactRecord as ArtifactRecord
+from conveyor.store._records import AttemptRecord as AttemptRecord
 from conveyor.store._records import DatasetVersionRecord as DatasetVersionRecord
 from conveyor.store._records import RunRecord as RunRecord
 from conveyor.store._records import RunStatus as RunStatus
@@ -123,6 +124,7 @@ __all__ = [
     "ArtifactLink",
     "ArtifactRecord",
     "ArtifactStore",
+    "AttemptRecord",
     "AuditEntry",
     "AuditStore",
     "Census",

@@ -27,10 +27,13 @@ from conveyor.core._errors import (
 )
 from conveyor.core._hashing import canonical_json
 from conveyor.store._records import (
+    ATTEMPT_STATUSES,
     RUN_STATUSES,
     STEP_STATUSES,
     ArtifactRecord,
+    AttemptRecord,
     DatasetVersionRecord,
+    StepRunRecord,
 )
 from conveyor.store._tracking_records import (
     AliasMove,
@@ -104,6 +107,20 @@ def run_status(status: str) -> str:
 
 def step_status(status: str) -> str:
     return _one_of(status, STEP_STATUSES, "step run")
+
+
+def attempt_log(record: StepRunRecord) -> list[dict[str, object]]:
+    """The attempts of ``record``, checked, as the JSON a SQL store keeps."""
+    log = record.attempt_log
+    if not isinstance(log, tuple) or not all(isinstance(a, AttemptRecord) for a in log):
+        raise StoreError(
+            f"StepRunRecord.attempt_log must be a tuple of AttemptRecord, got {log!r:.80}",
+            field="attempt_log",
+        )
+    for attempt in log:
+        fields(attempt)
+        _one_of(attempt.status, ATTEMPT_STATUSES, "attempt")
+    return [dataclasses.asdict(a) for a in log]
 
 
 def limit(value: int) -> int:

@@ -593,6 +593,7 @@ def _normalise_run(run: RunRecord) -> RunRecord:
 
 def _normalise_step_run(record: StepRunRecord) -> StepRunRecord:
     _checks.step_status(record.status)
+    _checks.attempt_log(record)
     _checks.fields(record)
     for link in (*record.inputs, *record.outputs):
         _checks.fields(link)
@@ -601,6 +602,7 @@ def _normalise_step_run(record: StepRunRecord) -> StepRunRecord:
         started_at=_checks.utc(record.started_at, "started_at"),
         finished_at=_checks.utc(record.finished_at, "finished_at"),
         key_parts=cast(dict[str, str], _checks.json_copy(dict(record.key_parts), "key_parts")),
+        attempt_log=tuple(record.attempt_log),
         inputs=tuple(record.inputs),
         outputs=tuple(record.outputs),
     )

@@ -15,6 +15,8 @@ StepStatus = Literal["succeeded", "failed", "cached", "skipped"]
 
 RUN_STATUSES: tuple[str, ...] = ("running", "succeeded", "failed", "crashed")
 STEP_STATUSES: tuple[str, ...] = ("succeeded", "failed", "cached", "skipped")
+AttemptStatus = Literal["succeeded", "failed", "timed out", "worker lost"]
+ATTEMPT_STATUSES: tuple[str, ...] = ("succeeded", "failed", "timed out", "worker lost")
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +63,17 @@ class RunRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class AttemptRecord:
+    """One attempt of a step: where it ran and how it ended."""
+
+    number: int  # 1, 2, … in the order they started
+    worker: str  # host:pid, or the executor's address of the worker (tcp://… on Dask)
+    status: AttemptStatus
+    duration: float = 0.0  # wall seconds, as the worker measured them
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class StepRunRecord:
     """One step of one run: how it went, what it read and wrote, and what it cost."""
 
@@ -87,6 +100,7 @@ class StepRunRecord:
     logs: str = ""
     inputs: tuple[ArtifactLink, ...] = ()
     outputs: tuple[ArtifactLink, ...] = ()
+    attempt_log: tuple[AttemptRecord, ...] = ()  # each attempt that ran, oldest first
 
 
 @dataclass(frozen=True, slots=True)

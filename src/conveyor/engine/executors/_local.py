@@ -10,6 +10,7 @@ import atexit
 import contextlib
 import dataclasses
 import hashlib
+import math
 import os
 import sys
 import threading
@@ -18,8 +19,32 @@ from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from multiprocessing.context import SpawnContext, SpawnProcess
 from typing import Any
 
+from conveyor.core._errors import InsufficientResources
+from conveyor.core._resources import Capacity, unplaceable
 from conveyor.engine._attempt import Outcome, Task, execute
 from conveyor.engine._values import ValueStore
+
+
+def machine() -> Capacity:
+    """This machine as the one worker the local executors place steps on. GPUs are not
+    counted (nothing here can see them), so a step asking for some is not refused."""
+    try:
+        memory: int | None = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        memory = None
+    return Capacity("this machine", float(os.cpu_count() or 1), memory, math.inf)
+
+
+def refused(task: Task) -> Future[Outcome] | None:
+    """A failed future when no local worker can give ``task`` its resources."""
+    if task.resources is None:
+        return None
+    reason = unplaceable(task.step, task.resources, [machine()])
+    if reason is None:
+        return None
+    future: Future[Outcome] = Future()
+    future.set_exception(InsufficientResources(reason, step=task.step))
+    return future
 
 
 def default_workers() -> int:
@@ -41,7 +66,7 @@ class ThreadExecutor:
         self._values = values
 
     def submit(self, task: Task) -> Future[Outcome]:
-        return self._pool.submit(execute, task, self._values)
+        return refused(task) or self._pool.submit(execute, task, self._values)
 
     def shutdown(self) -> None:
         # a timed-out step's thread cannot be stopped; don't let it hold the run's return
@@ -53,7 +78,8 @@ class ThreadExecutor:
 _functions: dict[bytes, Callable[..., object]] = {}
 
 
-def _execute_pickled(function: bytes, payload: bytes) -> Outcome:
+def execute_pickled(function: bytes, payload: bytes) -> Outcome:
+    """An attempt sent as a pickled function (kept per worker) and a pickled task."""
     import cloudpickle
 
     digest = hashlib.blake2b(function, digest_size=16).digest()
@@ -156,9 +182,7 @@ class ProcessExecutor:
         self._threads = max(1, (os.cpu_count() or 1) // self.workers)
         self._started = False
         self._used = False  # an attempt was submitted, not only warm-ups
-        # Pickling a step function defined in a script copies its code and globals (ms each):
-        # done once per function object, which is kept so that its id is not reused.
-        self._pickled: dict[int, tuple[Callable[..., object], bytes]] = {}
+        self._pickler = TaskPickler()
 
     def bind(self, values: ValueStore) -> None:
         pass
@@ -175,15 +199,13 @@ class ProcessExecutor:
                 self._pool.submit(_warm_up)
 
     def submit(self, task: Task) -> Future[Outcome]:
-        import cloudpickle  # steps defined in a script are pickled by value, not by import path
-
-        known = self._pickled.get(id(task.fn))
-        if known is None or known[0] is not task.fn:
-            known = self._pickled[id(task.fn)] = (task.fn, cloudpickle.dumps(task.fn))
-        payload = cloudpickle.dumps(dataclasses.replace(task, fn=_unset))
+        no = refused(task)
+        if no is not None:
+            return no
+        function, payload = self._pickler.dumps(task)
         self._used = True
         with _threads_per_worker(self._threads):  # it may start a worker
-            return self._pool.submit(_execute_pickled, known[1], payload)
+            return self._pool.submit(execute_pickled, function, payload)
 
     def shutdown(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
@@ -195,5 +217,22 @@ class ProcessExecutor:
                     process.terminate()
 
 
-def _unset() -> None:
+class TaskPickler:
+    """Tasks for workers in other processes, as (function, task) pickles. Steps defined in a
+    script are pickled by value (cloudpickle), which copies their code and globals (ms each):
+    done once per function object, kept so that its id is not reused."""
+
+    def __init__(self) -> None:
+        self._pickled: dict[int, tuple[Callable[..., object], bytes]] = {}
+
+    def dumps(self, task: Task) -> tuple[bytes, bytes]:
+        import cloudpickle
+
+        known = self._pickled.get(id(task.fn))
+        if known is None or known[0] is not task.fn:
+            known = self._pickled[id(task.fn)] = (task.fn, cloudpickle.dumps(task.fn))
+        return known[1], cloudpickle.dumps(dataclasses.replace(task, fn=unset))
+
+
+def unset() -> None:
     """The function of a task in transit; the worker puts the real one back."""

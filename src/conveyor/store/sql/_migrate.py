@@ -23,7 +23,7 @@ from conveyor.store.sql._engine import is_sqlite_memory, safe_url, write_transac
 if TYPE_CHECKING:
     from alembic.config import Config
 
-HEAD_REVISION = "0007"  # the newest file in migrations/versions; a test keeps them in step
+HEAD_REVISION = "0008"  # the newest file in migrations/versions; a test keeps them in step
 MIGRATIONS = Path(__file__).with_name("migrations")
 
 # pg_advisory_lock takes a 64-bit key; this one is "conveyor" in ASCII, to stay clear of

@@ -14,6 +14,7 @@ from conveyor.store import _checks
 from conveyor.store._records import (
     ArtifactLink,
     ArtifactRecord,
+    AttemptRecord,
     DatasetVersionRecord,
     RunRecord,
     StepRunRecord,
@@ -90,6 +91,7 @@ def step_run_row(record: StepRunRecord) -> dict[str, Any]:
     row["started_at"] = _checks.utc(record.started_at, "started_at")
     row["finished_at"] = _checks.utc(record.finished_at, "finished_at")
     row["key_parts"] = dict(record.key_parts)
+    row["attempt_log"] = _checks.attempt_log(record) or None
     row["run_ref"] = record.run_id
     return row
 
@@ -148,6 +150,7 @@ def with_links(
     for row in rows:
         inputs, outputs = links.get(row[0], none)
         fields = dict(zip(_STEP_FIELDS, row, strict=True))
+        fields["attempt_log"] = tuple(AttemptRecord(**a) for a in fields["attempt_log"] or ())
         records.append(StepRunRecord(**fields, inputs=tuple(inputs), outputs=tuple(outputs)))
     return records
 

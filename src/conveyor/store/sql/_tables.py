@@ -130,6 +130,7 @@ step_runs = Table(
     Column("error", Text()),
     Column("traceback", Text()),
     Column("logs", Text(), nullable=False),
+    Column("attempt_log", JSON()),  # [{number, worker, status, duration, error}]; NULL: none
     Index("ix_step_runs_cache_key", "cache_key", "status", "finished_at"),
     Index("ix_step_runs_run_id", "run_id", "finished_at"),
     Index("ix_step_runs_pipeline_step", "pipeline", "step", "finished_at"),
