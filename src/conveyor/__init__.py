@@ -22,6 +22,7 @@ if _TYPE_CHECKING:
     from conveyor.authoring import map as map
     from conveyor.authoring import pipeline as pipeline
     from conveyor.authoring import step as step
+    from conveyor.core import Resources as Resources
     from conveyor.core import RunContext as RunContext
     from conveyor.core import Settings as Settings
     from conveyor.core import current_run as current_run
@@ -39,6 +40,8 @@ if _TYPE_CHECKING:
     from conveyor.data import read_json as read_json
     from conveyor.data import read_parquet as read_parquet
     from conveyor.data import read_sql as read_sql
+    from conveyor.engine import DaskExecutor as DaskExecutor
+    from conveyor.engine import RayExecutor as RayExecutor
     from conveyor.engine import Run as Run
     from conveyor.engine import StepResult as StepResult
     from conveyor.monitoring import DriftRule as DriftRule
@@ -91,11 +94,14 @@ _WHERE = {
     "read_sql": "conveyor.data",
     "read_json": "conveyor.data",
     "read_parquet": "conveyor.data",
+    "Resources": "conveyor.core",
     "RunContext": "conveyor.core",
     "Settings": "conveyor.core",
     "current_run": "conveyor.core",
     "load_settings": "conveyor.core",
     "Run": "conveyor.engine",
+    "DaskExecutor": "conveyor.engine",
+    "RayExecutor": "conveyor.engine",
     "StepResult": "conveyor.engine",
     "tune": "conveyor.tracking",
     "Trial": "conveyor.tracking",
@@ -145,6 +151,7 @@ def __dir__() -> list[str]:
 
 __all__ = [
     "Column",
+    "DaskExecutor",
     "Dataset",
     "DriftRule",
     "Gate",
@@ -155,6 +162,8 @@ __all__ = [
     "Pipeline",
     "Profile",
     "Promote",
+    "RayExecutor",
+    "Resources",
     "Retrain",
     "Run",
     "RunContext",

@@ -152,3 +152,29 @@ def test_lineage_keeps_a_step_that_passes_its_input_through(cli: CliRunner) -> N
     ]
     steps = [line.split()[1] for line in lines if line.startswith("step ")]
     assert steps == ["summarize", "validate", "ingest"]  # validate's output is ingest's bytes
+
+
+def test_runs_show_lists_the_attempts_of_steps_run_elsewhere(cli: CliRunner) -> None:
+    ran = invoke(cli, "run", str(PIPELINES / "basic.py"), "--executor", "processes", "-p", "n=3")
+    assert ran.exit_code == 0, ran.output
+    shown = invoke(cli, "runs", "show", run_id_of(ran))
+    assert "attempts" in shown.output
+    rows = [line.split() for line in shown.output.splitlines() if line.startswith("numbers ")]
+    # the step's row in the steps table, then its one attempt: number, worker (host:pid), outcome
+    attempt = next(row for row in rows if row[1] == "1")
+    assert re.fullmatch(r".+:\d+", attempt[2]) and attempt[3] == "succeeded"
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (["--address", "tcp://127.0.0.1:8786"], "an address needs the dask or ray executor"),
+        (["--executor", "threads", "--address", "x"], "an address is for the dask and ray"),
+    ],
+)
+def test_an_address_without_a_cluster_executor_is_refused(
+    cli: CliRunner, options: list[str], message: str
+) -> None:
+    result = invoke(cli, "run", str(PIPELINES / "basic.py"), *options)
+    assert result.exit_code != 0 and message in result.output
+    assert "Traceback" not in result.output

@@ -57,12 +57,16 @@ def test_quickstart_runs_the_wine_pipeline_and_shows_what_changed(tmp_path: Path
         r"production moved 3 → 4; \d+ requests answered by versions \[3, 4\]: 0 failed", loop
     )
     # the team server: the same store through the API, roles enforced, the rollback audited
-    team = out.split("9. Sharing the store with a team")[1]
+    team = out.split("9. Sharing the store with a team")[1].split("10. The same pipeline")[0]
     assert re.search(r"vera's SDK, .* sees 4 runs of wine and wine@4 in production", team)
     assert "vera promotes wine@1 to production → refused: " in team
     assert "vera is a viewer" in team
     assert "ada rolls production back → wine@3 (was wine@4)" in team
     assert "audit log: ada alias.rollback wine@production" in team
+    # a local Dask cluster: training and what follows run on its workers, the rest is cached
+    cluster = out.split("10. The same pipeline on a Dask cluster")[1]
+    assert re.search(r"ran on the cluster: .*train.*; from the local runs' cache: \d+", cluster)
+    assert re.search(r"train\s+1\s+tcp://127\.0\.0\.1:\d+\s+succeeded", cluster)
     assert sorted(p.name for p in (folder / "data").iterdir()) == [
         "wine-1.csv", "wine-2.csv", "wine-3.csv", "wine-4.csv", "wine-new-vintage.csv",
     ]  # fmt: skip

@@ -53,10 +53,17 @@ def app() -> None:
 )
 @click.option(
     "--executor",
-    type=click.Choice(["threads", "processes"]),
+    type=click.Choice(["threads", "processes", "dask", "ray"]),
     default=None,
-    help="Run every step in threads or in worker processes. Default: steps in threads, "
-    "cv.map partitions in worker processes.",
+    help="Where steps run: threads or worker processes here, or a Dask or Ray cluster. "
+    "Default: steps in threads, cv.map partitions in worker processes.",
+)
+@click.option(
+    "--address",
+    default=None,
+    metavar="ADDRESS",
+    help="The Dask scheduler (tcp://host:8786) or Ray cluster (ray://host:10001) to run on. "
+    "Default with dask or ray: a local cluster sized to this machine.",
 )
 @click.option(
     "-t",
@@ -72,12 +79,13 @@ def run_command(
     no_cache: bool,
     workers: int | None,
     executor: str | None,
+    address: str | None,
     targets: tuple[str, ...],
 ) -> None:
     """Run a pipeline defined in a Python file."""
     from conveyor.cli._commands import run_pipeline_file
 
-    run_pipeline_file(ref, params, no_cache, workers, executor, targets)
+    run_pipeline_file(ref, params, no_cache, workers, executor, targets, address)
 
 
 @app.group("runs")

@@ -14,6 +14,7 @@ from conveyor.cli._progress import LiveDag, PlainLog
 from conveyor.core import Settings, load_settings
 from conveyor.core._errors import PipelineDefinitionError, RunNotFound
 from conveyor.engine import Run, Workspace, lineage, load_pipeline, reconcile
+from conveyor.engine.executors import create_executor
 from conveyor.store import RunRecord, StepRunRecord
 from conveyor.tracking import get_run
 
@@ -39,6 +40,7 @@ def run_pipeline_file(
     workers: int | None,
     executor: str | None,
     targets: tuple[str, ...],
+    address: str | None = None,
 ) -> Run:
     pipe, path = load_pipeline(ref)
     params = pipe.params(pipe.convert(parse_params(raw_params)))
@@ -47,7 +49,7 @@ def run_pipeline_file(
         targets=list(targets) or None,
         no_cache=no_cache,
         workers=workers,
-        executor=executor,
+        executor=executor if address is None else create_executor(executor, workers, address),
         hooks=[hook],
         settings=settings(),
         source=str(path.resolve()),

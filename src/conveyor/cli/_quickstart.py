@@ -18,6 +18,7 @@ from conveyor.cli._commands import print_run
 from conveyor.cli._data import diff_tables
 from conveyor.cli._models import promote_and_show
 from conveyor.cli._progress import LiveDag, PlainLog
+from conveyor.cli._quickstart_cluster import run_on_a_cluster
 from conveyor.cli._quickstart_loop import close_the_loop
 from conveyor.cli._quickstart_serve import serve_and_swap
 from conveyor.cli._quickstart_team import share_with_a_team
@@ -88,16 +89,7 @@ def quickstart(folder: Path | None) -> None:
     click.echo(f"   the model is registered as {v3.ref}; production stays where it is")  # type: ignore[attr-defined]
     after = datasets.register("wine", third.outputs["combine"], settings=settings)
 
-    click.secho("\n4. What conveyor recorded for that run", bold=True)
-    with Workspace.open(settings) as ws:
-        print_run(ws, ws.metadata.get_run(third.id), ws.metadata.step_runs(third.id), False)
-
-    click.secho(
-        f"\n5. How the data changed: conveyor data diff {before.ref} {after.ref}", bold=True
-    )
-    with Workspace.open(settings) as ws:
-        old, new = resolve_ref(before.ref, ws), resolve_ref(after.ref, ws)
-        diff_tables(old, new, profile_of(old, ws), profile_of(new, ws))
+    _recorded_and_changed(settings, third.id, before.ref, after.ref)
 
     wines = _load_production(third.outputs["combine"], settings)  # type: ignore[arg-type]
 
@@ -108,7 +100,19 @@ def quickstart(folder: Path | None) -> None:
 
     _serve(v3.ref, wines, settings, monitor_and_close_the_loop)  # type: ignore[attr-defined]
     share_with_a_team(folder, settings)
+    run_on_a_cluster(pipe, settings, pipeline_file, hook)
     _try_next(folder, first.id, second.id, third.id, after.ref)
+
+
+def _recorded_and_changed(settings: Settings, run_id: str, before: str, after: str) -> None:
+    click.secho("\n4. What conveyor recorded for that run", bold=True)
+    with Workspace.open(settings) as ws:
+        print_run(ws, ws.metadata.get_run(run_id), ws.metadata.step_runs(run_id), False)
+
+    click.secho(f"\n5. How the data changed: conveyor data diff {before} {after}", bold=True)
+    with Workspace.open(settings) as ws:
+        old, new = resolve_ref(before, ws), resolve_ref(after, ws)
+        diff_tables(old, new, profile_of(old, ws), profile_of(new, ws))
 
 
 def _promote(version: int, gate: Gate, settings: Settings) -> None:
@@ -151,6 +155,7 @@ def _try_next(folder: Path, first_id: str, second_id: str, third_id: str, datase
     click.echo(f"  cd {folder}")
     click.echo("  conveyor run pipeline.py:wine -p n_estimators=200  # all cached: nothing runs")
     click.echo("  conveyor runs list")
+    click.echo("  conveyor run pipeline.py:wine -p n_estimators=400 --executor dask  # or ray")
     click.echo(f"  conveyor runs compare {first_id} {second_id}")
     click.echo("  conveyor models show wine            # versions, metrics, aliases")
     click.echo("  conveyor models history wine         # every move of production, and why")

@@ -26,6 +26,8 @@ _STATUS = {
     "cached": "cyan",
     "failed": "bold red",
     "crashed": "bold red",
+    "worker lost": "bold red",  # an attempt's outcomes
+    "timed out": "bold red",
     "skipped": "yellow",
     "running": "magenta",
     # a monitor's verdicts
@@ -150,6 +152,7 @@ def run_detail(
             f"{_bytes(step.bytes_in)}/{_bytes(step.bytes_out)}",
         )
     _console.print(table)
+    _attempts(run, steps)
     if show_traceback:
         for step in steps:
             if step.traceback:
@@ -160,6 +163,33 @@ def run_detail(
     logged = [s.step for s in steps if s.logs]
     if logged:
         _console.print(f"logs: conveyor runs show {run.id} --logs STEP  ({', '.join(logged)})")
+
+
+def _attempts(run: RunRecord, steps: Sequence[StepRunRecord]) -> None:
+    """Each attempt of the steps that were retried or ran outside the run's own process (a
+    worker process, Dask or Ray): where it ran and how it ended."""
+    here = f"{run.host}:{run.pid}"
+    shown = [
+        s
+        for s in steps
+        if len(s.attempt_log) > 1 or any(a.worker not in ("", here) for a in s.attempt_log)
+    ]
+    if not shown:
+        return
+    table = Table(box=None, pad_edge=False, title="attempts", title_justify="left")
+    for column in ("step", "attempt", "worker", "outcome", "wall", "error"):
+        table.add_column(column, no_wrap=column != "error")
+    for step in shown:
+        for attempt in step.attempt_log:
+            table.add_row(
+                step.step,
+                str(attempt.number),
+                attempt.worker or "-",
+                _status(attempt.status),
+                f"{attempt.duration:.3f}s",
+                escape(attempt.error or ""),
+            )
+    _console.print(table)
 
 
 def _where(tracked: TrackedRun) -> None:

@@ -22,11 +22,15 @@ from conveyor.engine._workspace import Workspace as Workspace
 from conveyor.engine.executors import Executor as Executor
 from conveyor.engine.executors import ProcessExecutor as ProcessExecutor
 from conveyor.engine.executors import ThreadExecutor as ThreadExecutor
+from conveyor.engine.executors._dask import DaskExecutor as DaskExecutor
+from conveyor.engine.executors._ray import RayExecutor as RayExecutor
 
 __all__ = [
+    "DaskExecutor",
     "Executor",
     "Lineage",
     "ProcessExecutor",
+    "RayExecutor",
     "Run",
     "RunHook",
     "Runner",

@@ -12,6 +12,7 @@ import math
 import os
 import threading
 from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import Executor as FuturesExecutor
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from conveyor.core import RunContext, Settings, active_run
 from conveyor.core._errors import ConveyorError
 from conveyor.engine import Workspace
 from conveyor.engine._child import child_run
+from conveyor.engine.executors import create_executor
 from conveyor.tracking._log import log_metric, log_metrics, log_params, set_tags
 
 if TYPE_CHECKING:
@@ -99,7 +101,7 @@ def tune(
     sampler: optuna.samplers.BaseSampler | None = None,
     seed: int | None = None,
     name: str | None = None,
-    executor: Literal["threads", "processes"] = "threads",
+    executor: str | object = "threads",
     settings: Settings | None = None,
 ) -> TuneResult:
     """Search ``space`` for the parameters that maximize (or minimize) ``objective``.
@@ -117,7 +119,10 @@ def tune(
         name: The name runs are recorded under (default: the objective's name).
         executor: "threads" (default) runs trials in this process, where pruning works;
             "processes" runs each in a worker process, for objectives that hold the GIL
-            (pure Python); the objective must then be picklable, and pruning is off.
+            (pure Python); "dask" or "ray" (or a ``cv.DaskExecutor``/``cv.RayExecutor``)
+            submits each trial to a cluster, as a Dask future or a Ray task. Outside
+            "threads" the objective must be picklable, pruning is off, and the store must be
+            reachable from the workers (trials record their own runs).
 
     Returns:
         The best parameters and value, the best trial's run id, and every trial.
@@ -207,8 +212,13 @@ def _workers(n_trials: object, direction: object, parallelism: object, executor:
     workers = (os.cpu_count() or 1) if parallelism is None else parallelism
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise ConveyorError(f"parallelism must be a positive integer, got {parallelism!r}")
-    if executor not in ("threads", "processes"):
-        raise ConveyorError(f"executor must be 'threads' or 'processes', got {executor!r}")
+    if executor not in ("threads", "processes", "dask", "ray") and not callable(
+        getattr(executor, "pool", None)
+    ):
+        raise ConveyorError(
+            "executor must be 'threads', 'processes', 'dask', 'ray' or a cv.DaskExecutor or "
+            f"cv.RayExecutor, got {executor!r}"
+        )
     return workers
 
 
@@ -273,16 +283,24 @@ def _run_trial(
 
 
 @contextmanager
-def _processes(executor: str, workers: int) -> Iterator[ProcessPoolExecutor | None]:
-    """Worker processes for executor="processes"; None runs trials on the calling threads."""
+def _processes(executor: str | object, workers: int) -> Iterator[FuturesExecutor | None]:
+    """Where trials run outside this process: worker processes for "processes", a cluster's
+    futures for Dask or Ray; None runs them on the calling threads."""
     if executor == "threads":
         yield None
         return
-    import multiprocessing
+    if executor == "processes":
+        import multiprocessing
 
-    context = multiprocessing.get_context("spawn")  # as the engine's process pool, and why
-    with ProcessPoolExecutor(workers, mp_context=context) as pool:
-        yield pool
+        context = multiprocessing.get_context("spawn")  # as the engine's process pool, and why
+        with ProcessPoolExecutor(workers, mp_context=context) as pool:
+            yield pool
+        return
+    cluster: Any = create_executor(executor, None) if isinstance(executor, str) else executor
+    try:
+        yield cluster.pool()
+    finally:
+        cluster.shutdown()
 
 
 def _pickled(objective: Callable[[Trial], float]) -> bytes:

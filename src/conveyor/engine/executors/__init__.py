@@ -14,6 +14,10 @@ from conveyor.engine.executors._local import ThreadExecutor as ThreadExecutor
 
 
 class Executor(Protocol):
+    """Runs attempts. ``submit`` never raises: a failure to run is the future's exception,
+    ``WorkerLost`` (retried within the step's retries), ``InsufficientResources`` (never
+    retried) or ``ExecutorLost`` (the run fails; its finished steps stay cached)."""
+
     in_process: bool  # True: values pass between steps as objects, without reloading
 
     def bind(self, values: ValueStore) -> None: ...
@@ -23,23 +27,66 @@ class Executor(Protocol):
     def shutdown(self) -> None: ...
 
 
-EXECUTORS: dict[str, Callable[[int | None], Executor]] = {
-    "threads": ThreadExecutor,
-    "processes": ProcessExecutor,
+def _threads(workers: int | None, address: str | None) -> Executor:
+    _no_address("threads", address)
+    return ThreadExecutor(workers)
+
+
+def _processes(workers: int | None, address: str | None) -> Executor:
+    _no_address("processes", address)
+    return ProcessExecutor(workers)
+
+
+def _dask(workers: int | None, address: str | None) -> Executor:
+    from conveyor.engine.executors._dask import DaskExecutor
+
+    return DaskExecutor(address, workers=workers)
+
+
+def _ray(workers: int | None, address: str | None) -> Executor:
+    from conveyor.engine.executors._ray import RayExecutor
+
+    return RayExecutor(address, workers=workers)
+
+
+def _no_address(kind: str, address: str | None) -> None:
+    if address is not None:
+        raise ConfigurationError(
+            f"an address is for the dask and ray executors, not {kind!r}", address=address
+        )
+
+
+EXECUTORS: dict[str, Callable[[int | None, str | None], Executor]] = {
+    "threads": _threads,
+    "processes": _processes,
+    "dask": _dask,
+    "ray": _ray,
 }
 
 
-def create_executor(kind: str | object | None, workers: int | None) -> Executor:
+def create_executor(
+    kind: str | object | None, workers: int | None, address: str | None = None
+) -> Executor:
+    """The executor named ``kind`` (``address``: a Dask scheduler or Ray cluster to join), or
+    ``kind`` itself when it is an executor object."""
     if kind is None:
+        if address is not None:
+            raise ConfigurationError(
+                f"an address needs the dask or ray executor, got only {address!r}",
+                address=address,
+            )
         kind = "threads"
     if isinstance(kind, str):
         try:
-            return EXECUTORS[kind](workers)
+            factory = EXECUTORS[kind]
         except KeyError:
             raise ConfigurationError(
                 f"unknown executor {kind!r}; choose one of: {', '.join(EXECUTORS)}",
                 executor=kind,
             ) from None
+        return factory(workers, address)
+    if address is not None:
+        raise ConfigurationError("an address goes with an executor's name, not an executor object")
     if all(hasattr(kind, m) for m in ("submit", "shutdown", "bind")):
         return cast(Executor, kind)
     raise ConfigurationError(

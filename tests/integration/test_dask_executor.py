@@ -1,0 +1,444 @@
+"""The Dask executor end to end: pipelines run on a local Dask cluster with the engine's
+caching, tracking and retries; a killed worker, a step too big for any worker, a lost
+scheduler and an unreachable one.
+
+One local cluster of two worker processes, started by the executor itself, serves the
+module; each run joins it by address (a run shuts its executor down when it ends)."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+import conveyor as cv
+from conveyor.core._settings import Settings
+from conveyor.engine import Run, Workspace
+from conveyor.engine.executors._dask import DaskExecutor, _capacities_of, _required
+from conveyor.errors import ConfigurationError
+from conveyor.store import StepRunRecord
+from conveyor.testing import settings_for
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[str]:
+    """The scheduler address of a two-worker local cluster, one thread per worker."""
+    owner = DaskExecutor(workers=2)
+    try:
+        yield owner.address
+    finally:
+        owner.shutdown()
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return settings_for(tmp_path / "home")
+
+
+def step_runs(settings: Settings, run: Run) -> dict[str, StepRunRecord]:
+    with Workspace.open(settings) as ws:
+        return {r.step: r for r in ws.metadata.step_runs(run.id)}
+
+
+def statuses(run: Run) -> dict[str, str]:
+    return {s.name: s.status for s in run.steps}
+
+
+def wait_for(path: Path, seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while not path.exists():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{path} did not appear within {seconds:g}s")
+        time.sleep(0.02)
+
+
+# -- a pipeline of a few steps ---------------------------------------------------------------
+
+
+@cv.step
+def numbers(n: int) -> list[int]:
+    return list(range(n))
+
+
+@cv.step(resources=cv.Resources(cpus=1, memory="64MB"))
+def squares(values: list[int]) -> list[int]:
+    return [v * v for v in values]
+
+
+@cv.step
+def table(values: list[int], squared: list[int]) -> pl.DataFrame:
+    return pl.DataFrame({"v": values, "sq": squared})
+
+
+@cv.step
+def total(frame: pl.DataFrame) -> int:
+    return int(frame["sq"].sum())
+
+
+@cv.pipeline
+def arithmetic(n: int = 10) -> None:
+    values = numbers(n)
+    total(table(values, squares(values)))
+
+
+def test_a_pipeline_runs_on_dask_like_on_threads_and_is_cached_the_second_time(
+    cluster: str, settings: Settings, tmp_path: Path
+) -> None:
+    first = arithmetic.run(executor=DaskExecutor(cluster), settings=settings, n=10)
+    assert first.status == "succeeded", first.steps
+    assert statuses(first) == dict.fromkeys(["numbers", "squares", "table", "total"], "succeeded")
+
+    local = arithmetic.run(executor="threads", settings=settings_for(tmp_path / "local"), n=10)
+    assert local.outputs["total"] == first.outputs["total"] == sum(v * v for v in range(10))
+    frame = first.outputs["table"]
+    assert isinstance(frame, pl.DataFrame) and frame.equals(local.outputs["table"])
+
+    records = step_runs(settings, first)
+    assert {name: r.attempts for name, r in records.items()} == dict.fromkeys(records, 1)
+    assert all(r.outputs for r in records.values())
+    assert records["table"].inputs  # lineage: what each step read
+    assert {link.artifact_id for link in records["total"].inputs} == {
+        link.artifact_id for link in records["table"].outputs
+    }
+
+    again = arithmetic.run(executor=DaskExecutor(cluster), settings=settings, n=10)
+    assert again.status == "succeeded"
+    assert set(statuses(again).values()) == {"cached"}
+    assert again.outputs["total"] == first.outputs["total"]
+
+
+# -- what a remote step logs -------------------------------------------------------------------
+
+
+@cv.step
+def train(n: int) -> int:
+    cv.log_metric("loss", 0.5)
+    print("hello from worker")
+    return n + 1
+
+
+@cv.pipeline
+def training(n: int = 1) -> None:
+    train(n)
+
+
+def test_metrics_logs_and_the_worker_of_a_remote_step_reach_the_run(
+    cluster: str, settings: Settings
+) -> None:
+    run = training.run(executor=DaskExecutor(cluster), settings=settings)
+    assert run.status == "succeeded", run.steps
+    assert cv.get_run(run.id, settings=settings).metrics["loss"] == 0.5
+    record = step_runs(settings, run)["train"]
+    assert "hello from worker" in record.logs
+    (attempt,) = record.attempt_log
+    assert attempt.status == "succeeded"
+    assert attempt.worker.startswith("tcp://")
+
+
+# -- a worker killed while it runs a step ------------------------------------------------------
+
+
+@cv.step(retries=2, retry_delay=0)
+def fragile(folder: str) -> int:
+    if cv.current_run().attempt == 1:
+        note = Path(folder, "pid")
+        note.with_suffix(".tmp").write_text(str(os.getpid()))
+        note.with_suffix(".tmp").rename(note)  # whole, or not at all
+        time.sleep(120)
+    return 42
+
+
+@cv.pipeline
+def survivor(folder: str) -> None:
+    fragile(folder)
+
+
+def test_a_killed_worker_fails_the_attempt_and_the_engine_retries_it(
+    cluster: str, settings: Settings, tmp_path: Path
+) -> None:
+    pid_file = tmp_path / "pid"
+
+    def kill_the_worker() -> None:
+        wait_for(pid_file)
+        os.kill(int(pid_file.read_text()), signal.SIGKILL)
+
+    killer = threading.Thread(target=kill_the_worker, daemon=True)
+    killer.start()
+    run = survivor.run(executor=DaskExecutor(cluster), settings=settings, folder=str(tmp_path))
+    killer.join(timeout=60)
+
+    assert run.status == "succeeded", run.steps
+    assert run.outputs["fragile"] == 42
+    record = step_runs(settings, run)["fragile"]
+    assert record.attempts == 2
+    lost, retried = record.attempt_log
+    assert (lost.status, retried.status) == ("worker lost", "succeeded")
+    assert lost.worker.startswith("tcp://") and retried.worker.startswith("tcp://")
+    assert lost.worker != retried.worker
+
+
+# -- a partitioned transform -------------------------------------------------------------------
+
+
+@cv.step
+def scaled(part: pl.DataFrame, k: int) -> pl.DataFrame:
+    return part.with_columns((pl.col("b") * k).alias("scaled"))
+
+
+@cv.step
+def summed(ds: cv.Dataset) -> int:
+    return int(ds.to_polars()["scaled"].sum())
+
+
+@cv.pipeline
+def scaling(path: str, k: int = 3) -> None:
+    summed(cv.map(scaled, cv.read_csv(path), k=k, partitions=4))
+
+
+def test_a_mapped_step_runs_its_partitions_on_dask(
+    cluster: str, settings: Settings, tmp_path: Path
+) -> None:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for i in range(3):
+        rows = range(i * 100, i * 100 + 100)
+        pl.DataFrame({"a": list(rows), "b": [v % 7 for v in rows]}).write_csv(folder / f"{i}.csv")
+
+    run = scaling.run(executor=DaskExecutor(cluster), settings=settings, path=str(folder / "*.csv"))
+    assert run.status == "succeeded", run.steps
+
+    expected = pl.read_csv(folder / "*.csv").with_columns((pl.col("b") * 3).alias("scaled"))
+    mapped = run.outputs["scaled"]
+    assert isinstance(mapped, cv.Dataset)
+    assert mapped.to_polars().sort("a").equals(expected.sort("a"))
+    assert run.outputs["summed"] == int(expected["scaled"].sum())
+    workers = {
+        r.attempt_log[0].worker
+        for name, r in step_runs(settings, run).items()
+        if name.startswith("scaled[")
+    }
+    assert workers and all(w.startswith("tcp://") for w in workers)
+
+
+# -- a step no worker can take -----------------------------------------------------------------
+
+
+@cv.step(resources=cv.Resources(cpus=64), retries=3, retry_delay=0)
+def greedy(n: int) -> int:
+    return n
+
+
+@cv.pipeline
+def too_big(n: int = 1) -> None:
+    greedy(n)
+
+
+def test_a_step_that_needs_more_than_any_worker_has_fails_at_once(
+    cluster: str, settings: Settings
+) -> None:
+    run = too_big.run(executor=DaskExecutor(cluster), settings=settings)
+    assert run.status == "failed"
+    (step,) = run.steps
+    assert step.status == "failed" and step.attempts == 1
+    assert step.error is not None
+    assert (
+        "'greedy'" in step.error
+        and "64 CPUs" in step.error
+        and "InsufficientResources" in step.error
+    )
+
+
+def test_a_resource_some_workers_declare_is_one_the_others_lack() -> None:
+    workers = {
+        "tcp://a:1": {"nthreads": 4, "memory_limit": 8 * 10**9, "resources": {"GPU": 1}},
+        "tcp://b:1": {"nthreads": 8, "memory_limit": 0, "resources": {}},
+    }
+    seen = _capacities_of(workers)
+    assert seen.declared == {"GPU"} and seen.threads == 12
+    assert [(w.cpus, w.memory, w.gpus) for w in seen.workers] == [(4, 8 * 10**9, 1), (8, None, 0)]
+    assert _required(cv.Resources(cpus=2, gpus=1), seen.declared) == {"GPU": 1}
+    assert _required(cv.Resources(cpus=2, memory="1GB"), seen.declared) is None
+
+
+# -- a lost scheduler --------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Scheduler:
+    """``dask scheduler`` and one ``dask worker`` in processes of their own."""
+
+    def __init__(self, folder: Path) -> None:
+        self.address = f"tcp://127.0.0.1:{free_port()}"
+        self.processes: list[subprocess.Popen[bytes]] = []
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "src")])}
+        port = self.address.rsplit(":", 1)[1]
+        python = [sys.executable, "-m"]
+        commands = [
+            [*python, "distributed.cli.dask_scheduler", "--port", port],
+            [*python, "distributed.cli.dask_worker", self.address, "--no-nanny", "--nthreads", "1"],
+        ]
+        self._logs = [(folder / f"{port}-{i}.log").open("wb") for i in range(len(commands))]
+        for command, log in zip(commands, self._logs, strict=True):
+            self.processes.append(
+                subprocess.Popen(
+                    [*command, "--host", "127.0.0.1", "--no-dashboard"],
+                    env=env,
+                    cwd=folder,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
+            )
+
+    def wait_ready(self) -> None:
+        import distributed
+
+        client = distributed.Client(self.address, timeout=60, set_as_default=False)
+        try:
+            client.wait_for_workers(1, timeout=60)
+        finally:
+            client.close()
+
+    def kill_scheduler(self) -> None:
+        self.processes[0].kill()
+        self.processes[0].wait(timeout=30)
+
+    def stop(self) -> None:
+        for process in reversed(self.processes):
+            if process.poll() is None:
+                process.kill()
+            process.wait(timeout=30)
+        for log in self._logs:
+            log.close()
+
+
+@cv.step
+def first(n: int) -> int:
+    return n * 2
+
+
+@cv.step
+def second(value: int, folder: str) -> int:
+    started = Path(folder, "second.started")
+    if not started.exists():  # the first run's attempt: long enough to lose the scheduler
+        started.write_text("")
+        time.sleep(120)
+    return value + 1
+
+
+@cv.pipeline
+def two_steps(folder: str, n: int = 5) -> None:
+    second(first(n), folder)
+
+
+def test_a_lost_scheduler_fails_the_run_and_a_new_one_reuses_what_finished(
+    settings: Settings, tmp_path: Path
+) -> None:
+    clusters: list[Scheduler] = []
+    try:
+        clusters.append(Scheduler(tmp_path))
+        clusters[0].wait_ready()
+
+        def lose_the_scheduler() -> None:
+            wait_for(tmp_path / "second.started")
+            clusters[0].kill_scheduler()
+
+        bystander = DaskExecutor(clusters[0].address)  # connected, idle while it is lost
+        killer = threading.Thread(target=lose_the_scheduler, daemon=True)
+        killer.start()
+        lost = two_steps.run(
+            executor=DaskExecutor(clusters[0].address), settings=settings, folder=str(tmp_path)
+        )
+        killer.join(timeout=60)
+        assert lost.status == "failed"
+        assert statuses(lost) == {"first": "succeeded", "second": "failed"}
+        error = step_runs(settings, lost)["second"].error or ""
+        assert "ExecutorLost" in error and "scheduler" in error
+        assert clusters[0].address in error
+        assert "lost the Dask scheduler" in (cv.get_run(lost.id, settings=settings).error or "")
+
+        # an executor that had nothing running when the scheduler went fails its next attempt
+        late = two_steps.run(executor=bystander, settings=settings, folder=str(tmp_path))
+        assert statuses(late) == {"first": "cached", "second": "failed"}
+        assert "lost the Dask scheduler" in (step_runs(settings, late)["second"].error or "")
+        clusters[0].stop()
+
+        clusters.append(Scheduler(tmp_path))
+        clusters[1].wait_ready()
+        again = two_steps.run(
+            executor=DaskExecutor(clusters[1].address), settings=settings, folder=str(tmp_path)
+        )
+        assert again.status == "succeeded", again.steps
+        assert statuses(again) == {"first": "cached", "second": "succeeded"}
+        assert again.outputs["second"] == 11
+    finally:
+        for scheduler in clusters:
+            scheduler.stop()
+
+
+# -- construction --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("address", ["unreachable", "scheduler.example:no-port"])
+def test_a_scheduler_that_cannot_be_reached_is_an_error_naming_its_address(address: str) -> None:
+    if address == "unreachable":
+        address = f"tcp://127.0.0.1:{free_port()}"  # nothing listens there
+    with pytest.raises(ConfigurationError, match=re.escape(address)):
+        DaskExecutor(address, connect_timeout=2)
+
+
+def test_without_distributed_the_executor_says_which_extra_to_install(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name in [n for n in sys.modules if n.split(".")[0] == "distributed"] or ["distributed"]:
+        monkeypatch.setitem(sys.modules, name, None)  # None: the import fails
+    with pytest.raises(ConfigurationError, match=r"pip install 'conveyor\[dask\]'"):
+        DaskExecutor()
+
+
+def test_importing_the_executor_does_not_import_dask() -> None:
+    code = "import sys, conveyor.engine.executors._dask; print('distributed' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def _trial_pid(trial: cv.Trial) -> float:
+    cv.log_metric("pid", os.getpid())
+    return -((trial["x"] - 1.0) ** 2)
+
+
+def test_tune_submits_its_trials_to_the_cluster(cluster: str, settings: Settings) -> None:
+    with DaskExecutor(cluster) as executor:
+        result = cv.tune(
+            _trial_pid,
+            {"x": (-3.0, 3.0)},
+            n_trials=6,
+            parallelism=2,
+            seed=0,
+            executor=executor,
+            settings=settings,
+        )
+    trials = cv.search_runs(parent_id=result.run_id, settings=settings)
+    assert len(trials) == 6 and set(trials["status"]) == {"succeeded"}
+    pids = {int(cv.get_run(r, settings=settings).metrics["pid"]) for r in trials["run_id"]}
+    assert os.getpid() not in pids  # every trial ran in a worker process of the cluster
+    assert result.best_run_id is not None
