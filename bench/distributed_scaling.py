@@ -5,7 +5,8 @@
 Scaling: the partitioned transform of ``bench/transform.py`` (fit and transform of a CSV with
 ``cv.map``, 8 partitions, zstd Parquet out) runs with 1 and then 2 workers on each executor:
 local worker processes, Dask (a ``LocalCluster`` of single-threaded worker processes) and Ray
-(a local instance with that many CPUs). Clusters are started, and worker processes warmed up,
+(a local instance with that many CPUs); each worker gets one core (POLARS_MAX_THREADS and the
+BLAS variables are 1 unless set). Clusters are started, and worker processes warmed up,
 before the clock starts; every run executes every step (``no_cache``). Rounds alternate the
 executors and the worker counts; medians are reported. Floor: 2 workers at least 1.7× faster
 than 1, for each executor.
@@ -35,6 +36,11 @@ from typing import Any
 
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
+# One core per worker, whatever the executor: the libraries' own thread pools would otherwise
+# let a single worker use both cores, and the comparison would be of threads, not workers.
+# Set before polars and Arrow are imported here, and inherited by every worker process.
+for _name in ("POLARS_MAX_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_name, "1")
 
 import _conveyor_transform as job  # noqa: E402
 import conveyor as cv  # noqa: E402

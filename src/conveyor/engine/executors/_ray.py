@@ -23,9 +23,11 @@ import tempfile
 import threading
 import time
 import traceback
-from collections.abc import Mapping, Sequence
+import weakref
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Executor as FuturesExecutor
 from concurrent.futures import Future, InvalidStateError
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 from urllib.parse import urlsplit
 
 from conveyor.core import Resources
@@ -49,6 +51,9 @@ _HEAD_GRACE = 5.0  # seconds the head may not answer before the cluster counts a
 # its object store on every call: a larger step function is put there once and referenced.
 _INLINE_LIMIT = 100 * 1024
 
+P = ParamSpec("P")
+T = TypeVar("T")
+
 
 def attempt_on_worker(
     function: bytes, payload: bytes, step: str, paths: Sequence[str] = ()
@@ -70,6 +75,14 @@ def attempt_on_worker(
             worker=_worker_name(),
         )
     return dataclasses.replace(outcome, worker=_worker_name())
+
+
+def call_on_worker(
+    fn: Callable[..., T], args: tuple[Any, ...], kwargs: dict[str, Any], paths: Sequence[str]
+) -> T:
+    """A plain call in a Ray worker (``RayExecutor.pool``)."""
+    sys.path.extend(p for p in dict.fromkeys(paths) if p not in sys.path)
+    return fn(*args, **kwargs)
 
 
 def prepare_worker() -> None:
@@ -97,6 +110,13 @@ def _remote_attempt() -> Any:
 
 
 @functools.cache
+def _remote_call() -> Any:
+    import ray
+
+    return ray.remote(max_retries=0, retry_exceptions=False)(call_on_worker)
+
+
+@functools.cache
 def _remote_prepare() -> Any:
     import ray
 
@@ -109,16 +129,18 @@ class RayExecutor:
     Without ``address`` it starts a Ray instance on this machine with ``workers`` CPUs
     (default: one per core), without a dashboard and without forwarding the workers' output
     (each attempt's output is captured into its step's logs), in a temporary folder of its
-    own, and stops it on ``shutdown``. If this process has already called ``ray.init``, that
-    connection is used instead, and left up.
+    own, and stops it on ``shutdown`` (or, failing that, once the executor is collected or
+    the process exits). If this process has already called ``ray.init``, that connection is
+    used instead, and left up.
 
     With ``address`` (``host:port`` of a cluster's head, ``ray://host:port`` with
-    ``ray[client]``, or ``auto``) it joins that cluster. ``workers``, if given, caps how many
-    attempts run at once; else it is the cluster's CPUs. The nodes must reach the run's
-    artifact store (s3://, or a folder they all mount at the same path) and import the
-    modules the steps are defined in (when every node is this machine, a worker also gets
-    this process' ``sys.path``, as a worker process would). ``init_options`` go to
-    ``ray.init``, over the defaults above.
+    ``ray[client]``, or ``auto``) it joins that cluster, and leaves it on ``shutdown``, which
+    ends the tasks it still runs there. ``workers``, if given, caps how many attempts run at
+    once; else it is the cluster's CPUs. The nodes must reach the run's artifact store
+    (s3://, or a folder they all mount at the same path) and import the modules the steps
+    are defined in (when every node is this machine, a worker also gets this process'
+    ``sys.path``, as a worker process would). ``init_options`` go to ``ray.init``, over the
+    defaults above.
 
     Each attempt is a task that Ray never retries, holding one CPU or the step's
     ``cv.Resources`` (``num_cpus``, ``memory``, ``num_gpus``): a worker that dies running it
@@ -139,7 +161,7 @@ class RayExecutor:
             address = None
         self.address = address
         self.local = False  # True: Ray was started here, on this machine, and stops with us
-        self._owned = False  # ray.init was called here: ray.shutdown is called here too
+        self._owned = False  # ray.init was called here
         self._temp_dir: str | None = None
         if address is not None:
             _check_reachable(address)
@@ -150,9 +172,11 @@ class RayExecutor:
         else:
             _join(ray, address, init_options)
             self._owned = True
+        # ray.init was called here: disconnect when shut down, collected, or at exit at last
+        self._release = weakref.finalize(self, _release, self._temp_dir) if self._owned else None
         self._pickler = TaskPickler()
         self._lock = threading.Lock()
-        self._running: dict[Future[Outcome], Any] = {}  # the future of each attempt → its ref
+        self._running: dict[Future[Any], Any] = {}  # the future of each task → its ObjectRef
         self._functions: dict[int, tuple[bytes, Any]] = {}  # large pickled functions, put once
         self._remotes: dict[Resources | None, Any] = {}  # the remote function with its options
         self._capacity = (time.monotonic(), capacities_of(ray.nodes()))
@@ -181,12 +205,23 @@ class RayExecutor:
             for _ in range(self.workers):
                 prepare.remote()
 
+    def pool(self) -> FuturesExecutor:
+        """The cluster as a ``concurrent.futures`` executor of plain calls (``cv.tune``'s
+        trials), each a Ray task of one CPU that Ray does not retry."""
+        return _CallPool(self)
+
+    def __enter__(self) -> RayExecutor:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.shutdown()
+
     def submit(self, task: Task) -> Future[Outcome]:
         result: Future[Outcome] = Future()
         try:
             self._submit(task, result)
         except Exception as exc:  # never raised: a failure to run is the future's exception
-            _settle(result, error=self._translate(task.step, exc))
+            _settle(result, error=self._translate(f"step {task.step!r}", task.step, exc))
         return result
 
     def shutdown(self) -> None:
@@ -201,13 +236,10 @@ class RayExecutor:
             future.cancel()  # nobody waits for them once the executor is shut down
         import ray
 
-        if self._owned:
-            with contextlib.suppress(Exception):
-                ray.shutdown()  # stops a local instance; leaves a cluster, ending our tasks
-            if self._temp_dir is not None:
-                shutil.rmtree(self._temp_dir, ignore_errors=True)
+        if self._release is not None:
+            self._release()
         elif ray.is_initialized():
-            for _, ref in running:  # attempts that outlived the run (a step that timed out)
+            for _, ref in running:  # tasks still running: a step's that timed out, say
                 with contextlib.suppress(Exception):
                     ray.cancel(ref, force=True)
 
@@ -242,14 +274,7 @@ class RayExecutor:
     # -- submitting ----------------------------------------------------------------------------
 
     def _submit(self, task: Task, result: Future[Outcome]) -> None:
-        import ray
-
-        if self._lost is not None:
-            raise ExecutorLost(self._lost.message, **self._lost.details)
-        if self._closed:
-            raise ExecutorLost("the Ray executor was shut down; a run needs a new one")
-        if not ray.is_initialized():
-            raise self._mark_lost("Ray was shut down in this process")
+        self._check_usable()
         if task.resources is not None:
             reason = unplaceable(task.step, task.resources, self._capacities())
             if reason is not None:
@@ -269,11 +294,39 @@ class RayExecutor:
                 traceback=traceback.format_exc(),
                 retryable=False,  # it would fail the same way every time
             )
-            _settle(result, outcome=failed)
+            _settle(result, failed)
             return
         ref = self._remote(task.resources).remote(
             self._function(function), payload, task.step, self._driver_paths()
         )
+        self._follow(ref, result, f"step {task.step!r}", task.step)
+
+    def _call(
+        self, fn: Callable[..., T], args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Future[T]:
+        result: Future[T] = Future()
+        label = f"{getattr(fn, '__qualname__', 'a call')}()"
+        try:
+            self._check_usable()
+            ref = _remote_call().remote(fn, args, kwargs, self._driver_paths())
+            self._follow(ref, result, label)
+        except Exception as exc:  # like submit: the future's exception
+            _settle(result, error=self._translate(label, None, exc))
+        return result
+
+    def _check_usable(self) -> None:
+        import ray
+
+        if self._lost is not None:
+            raise ExecutorLost(self._lost.message, **self._lost.details)
+        if self._closed:
+            raise ExecutorLost("the Ray executor was shut down; a run needs a new one")
+        if not ray.is_initialized():
+            raise self._mark_lost("Ray was shut down in this process")
+
+    def _follow(self, ref: Any, result: Future[Any], label: str, step: str | None = None) -> None:
+        """Complete ``result`` with the task's value or translated failure, watching Ray
+        until it completes."""
         with self._lock:
             self._running[result] = ref
             start_watch = not self._watching
@@ -281,7 +334,7 @@ class RayExecutor:
         if start_watch:
             threading.Thread(target=self._watch, name="conveyor-ray-watch", daemon=True).start()
         # Ray calls back on its own thread: only plain Python there, no call into Ray
-        ref.future().add_done_callback(functools.partial(self._deliver, task.step, result))
+        ref.future().add_done_callback(functools.partial(self._deliver, label, step, result))
 
     def _remote(self, resources: Resources | None) -> Any:
         remote = self._remotes.get(resources)
@@ -324,22 +377,29 @@ class RayExecutor:
 
     # -- results -------------------------------------------------------------------------------
 
-    def _deliver(self, step: str, result: Future[Outcome], done: Future[Any]) -> None:
+    def _deliver(
+        self, label: str, step: str | None, result: Future[Any], done: Future[Any]
+    ) -> None:
         with self._lock:
             self._running.pop(result, None)
         try:
-            outcome = done.result()
+            value = done.result()
         except BaseException as exc:  # how Ray reports that the task did not run to its end
-            _settle(result, error=self._translate(step, exc))
+            _settle(result, error=self._translate(label, step, exc))
         else:
-            _settle(result, outcome=outcome)
+            _settle(result, value)
 
-    def _translate(self, step: str, exc: BaseException) -> BaseException:
+    def _translate(self, label: str, step: str | None, exc: BaseException) -> BaseException:
+        """Ray's failure as conveyor's. ``label`` names the work in messages: the step, or
+        the function a ``pool`` call ran."""
         import ray
         from ray import exceptions as rex
 
         if isinstance(exc, ConveyorError):
             return exc
+        if isinstance(exc, rex.RayTaskError):  # the function raised: its own error, as is
+            cause = getattr(exc, "cause", None)
+            return cause if isinstance(cause, BaseException) else exc
         if isinstance(exc, rex.RaySystemError | rex.LocalRayletDiedError | ConnectionError):
             return self._mark_lost(_text(exc))
         if not ray.is_initialized():
@@ -353,9 +413,10 @@ class RayExecutor:
         ):
             worker = self._lost_worker()
             where = f" (on {worker})" if worker else ""
+            details: dict[str, object] = {"step": step} if step is not None else {}
             return WorkerLost(
-                f"step {step!r}: the Ray worker running it{where} was lost: {_text(exc)}",
-                step=step,
+                f"{label}: the Ray worker running it{where} was lost: {_text(exc)}",
+                **details,
                 worker=worker or "unknown Ray worker",
                 error=type(exc).__name__,
             )
@@ -408,6 +469,17 @@ class RayExecutor:
             self._watching = False
 
 
+class _CallPool(FuturesExecutor):
+    """A ``RayExecutor``'s cluster as a ``concurrent.futures`` executor; shutting it down
+    leaves the cluster to its ``RayExecutor``."""
+
+    def __init__(self, owner: RayExecutor) -> None:
+        self._owner = owner
+
+    def submit(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> Future[T]:
+        return self._owner._call(fn, args, kwargs)
+
+
 def capacities_of(nodes: Sequence[Mapping[str, Any]]) -> list[Capacity]:
     """What each alive node offers, from ``ray.nodes()``."""
     capacities = []
@@ -427,16 +499,25 @@ def capacities_of(nodes: Sequence[Mapping[str, Any]]) -> list[Capacity]:
     return capacities
 
 
-def _settle(
-    future: Future[Outcome], outcome: Outcome | None = None, error: BaseException | None = None
-) -> None:
+def _settle(future: Future[Any], value: object = None, error: BaseException | None = None) -> None:
     """Complete ``future``, unless it is already: cancelled on shutdown, or failed when the
     cluster went away."""
     with contextlib.suppress(InvalidStateError):
         if error is not None:
             future.set_exception(error)
-        elif outcome is not None:
-            future.set_result(outcome)
+        else:
+            future.set_result(value)
+
+
+def _release(temp_dir: str | None) -> None:
+    """Disconnect from Ray, which stops an instance started here, ending the tasks it ran
+    for us on a cluster; and remove the instance's folder."""
+    import ray
+
+    with contextlib.suppress(Exception):
+        ray.shutdown()
+    if temp_dir is not None:
+        shutil.rmtree(temp_dir, ignore_errors=True)
 
 
 def _import_ray() -> Any:
