@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -23,11 +22,20 @@ import pytest
 
 import conveyor as cv
 from conveyor.core._settings import Settings
-from conveyor.engine import Run, Workspace
 from conveyor.engine.executors._dask import DaskExecutor, _capacities_of, _required
 from conveyor.errors import ConfigurationError
-from conveyor.store import StepRunRecord
 from conveyor.testing import settings_for
+from tests.integration._cluster_cases import (
+    GREETING,
+    arithmetic,
+    free_port,
+    statuses,
+    step_runs,
+    survivor,
+    training,
+    trial_pid,
+    wait_for,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -47,52 +55,6 @@ def cluster() -> Iterator[str]:
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     return settings_for(tmp_path / "home")
-
-
-def step_runs(settings: Settings, run: Run) -> dict[str, StepRunRecord]:
-    with Workspace.open(settings) as ws:
-        return {r.step: r for r in ws.metadata.step_runs(run.id)}
-
-
-def statuses(run: Run) -> dict[str, str]:
-    return {s.name: s.status for s in run.steps}
-
-
-def wait_for(path: Path, seconds: float = 60) -> None:
-    deadline = time.monotonic() + seconds
-    while not path.exists():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{path} did not appear within {seconds:g}s")
-        time.sleep(0.02)
-
-
-# -- a pipeline of a few steps ---------------------------------------------------------------
-
-
-@cv.step
-def numbers(n: int) -> list[int]:
-    return list(range(n))
-
-
-@cv.step(resources=cv.Resources(cpus=1, memory="64MB"))
-def squares(values: list[int]) -> list[int]:
-    return [v * v for v in values]
-
-
-@cv.step
-def table(values: list[int], squared: list[int]) -> pl.DataFrame:
-    return pl.DataFrame({"v": values, "sq": squared})
-
-
-@cv.step
-def total(frame: pl.DataFrame) -> int:
-    return int(frame["sq"].sum())
-
-
-@cv.pipeline
-def arithmetic(n: int = 10) -> None:
-    values = numbers(n)
-    total(table(values, squares(values)))
 
 
 def test_a_pipeline_runs_on_dask_like_on_threads_and_is_cached_the_second_time(
@@ -124,18 +86,6 @@ def test_a_pipeline_runs_on_dask_like_on_threads_and_is_cached_the_second_time(
 # -- what a remote step logs -------------------------------------------------------------------
 
 
-@cv.step
-def train(n: int) -> int:
-    cv.log_metric("loss", 0.5)
-    print("hello from worker")
-    return n + 1
-
-
-@cv.pipeline
-def training(n: int = 1) -> None:
-    train(n)
-
-
 def test_metrics_logs_and_the_worker_of_a_remote_step_reach_the_run(
     cluster: str, settings: Settings
 ) -> None:
@@ -143,28 +93,13 @@ def test_metrics_logs_and_the_worker_of_a_remote_step_reach_the_run(
     assert run.status == "succeeded", run.steps
     assert cv.get_run(run.id, settings=settings).metrics["loss"] == 0.5
     record = step_runs(settings, run)["train"]
-    assert "hello from worker" in record.logs
+    assert GREETING in record.logs
     (attempt,) = record.attempt_log
     assert attempt.status == "succeeded"
     assert attempt.worker.startswith("tcp://")
 
 
 # -- a worker killed while it runs a step ------------------------------------------------------
-
-
-@cv.step(retries=2, retry_delay=0)
-def fragile(folder: str) -> int:
-    if cv.current_run().attempt == 1:
-        note = Path(folder, "pid")
-        note.with_suffix(".tmp").write_text(str(os.getpid()))
-        note.with_suffix(".tmp").rename(note)  # whole, or not at all
-        time.sleep(120)
-    return 42
-
-
-@cv.pipeline
-def survivor(folder: str) -> None:
-    fragile(folder)
 
 
 def test_a_killed_worker_fails_the_attempt_and_the_engine_retries_it(
@@ -275,12 +210,6 @@ def test_a_resource_some_workers_declare_is_one_the_others_lack() -> None:
 
 
 # -- a lost scheduler --------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class Scheduler:
@@ -421,15 +350,10 @@ def test_importing_the_executor_does_not_import_dask() -> None:
     assert out.stdout.strip() == "False"
 
 
-def _trial_pid(trial: cv.Trial) -> float:
-    cv.log_metric("pid", os.getpid())
-    return -((trial["x"] - 1.0) ** 2)
-
-
 def test_tune_submits_its_trials_to_the_cluster(cluster: str, settings: Settings) -> None:
     with DaskExecutor(cluster) as executor:
         result = cv.tune(
-            _trial_pid,
+            trial_pid,
             {"x": (-3.0, 3.0)},
             n_trials=6,
             parallelism=2,

@@ -25,7 +25,7 @@ import pytest
 import conveyor as cv
 from conveyor.core import RunContext
 from conveyor.core._settings import Settings
-from conveyor.engine import Run, Workspace
+from conveyor.engine import Run
 from conveyor.engine._attempt import Loaded, Task
 from conveyor.engine.executors._ray import RayExecutor, capacities_of
 from conveyor.errors import (
@@ -34,8 +34,20 @@ from conveyor.errors import (
     InsufficientResources,
     WorkerLost,
 )
-from conveyor.store import StepRunRecord
 from conveyor.testing import settings_for
+from tests.integration._cluster_cases import (
+    GREETING,
+    arithmetic,
+    fragile,
+    free_port,
+    statuses,
+    step_runs,
+    survivor,
+    training,
+    trial_pid,
+    wait_for,
+    write_atomically,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -65,59 +77,6 @@ def executor(ray_instance: RayExecutor) -> Iterator[RayExecutor]:
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     return settings_for(tmp_path / "home")
-
-
-def step_runs(settings: Settings, run: Run) -> dict[str, StepRunRecord]:
-    with Workspace.open(settings) as ws:
-        return {r.step: r for r in ws.metadata.step_runs(run.id)}
-
-
-def statuses(run: Run) -> dict[str, str]:
-    return {s.name: s.status for s in run.steps}
-
-
-def wait_for(path: Path, seconds: float = 120) -> None:
-    """Until ``path`` exists; the limit only keeps a broken test from hanging the suite."""
-    deadline = time.monotonic() + seconds
-    while not path.exists():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{path} did not appear within {seconds:g}s")
-        time.sleep(0.02)
-
-
-def write_atomically(path: Path, text: str) -> None:
-    partial = path.with_suffix(".partial")
-    partial.write_text(text)
-    partial.rename(path)
-
-
-# -- a pipeline of a few steps ---------------------------------------------------------------
-
-
-@cv.step
-def numbers(n: int) -> list[int]:
-    return list(range(n))
-
-
-@cv.step(resources=cv.Resources(cpus=1, memory="64MB"))
-def squares(values: list[int]) -> list[int]:
-    return [v * v for v in values]
-
-
-@cv.step
-def table(values: list[int], squared: list[int]) -> pl.DataFrame:
-    return pl.DataFrame({"v": values, "sq": squared})
-
-
-@cv.step
-def total(frame: pl.DataFrame) -> int:
-    return int(frame["sq"].sum())
-
-
-@cv.pipeline
-def arithmetic(n: int = 10) -> None:
-    values = numbers(n)
-    total(table(values, squares(values)))
 
 
 def test_the_executor_started_ray_with_the_cpus_asked_for(ray_instance: RayExecutor) -> None:
@@ -175,18 +134,6 @@ def test_a_pipeline_runs_on_ray_like_on_threads_and_is_cached_the_second_time(
 # -- what a remote step logs -------------------------------------------------------------------
 
 
-@cv.step
-def train(n: int) -> int:
-    cv.log_metric("loss", 0.5)
-    print("hello from ray")
-    return n + 1
-
-
-@cv.pipeline
-def training(n: int = 1) -> None:
-    train(n)
-
-
 def test_metrics_logs_and_the_worker_of_a_remote_step_reach_the_run(
     executor: RayExecutor, settings: Settings
 ) -> None:
@@ -196,7 +143,7 @@ def test_metrics_logs_and_the_worker_of_a_remote_step_reach_the_run(
 
     assert cv.get_run(run.id, settings=settings).metrics == {"loss": 0.5}
     record = step_runs(settings, run)["train"]
-    assert "hello from ray" in record.logs
+    assert GREETING in record.logs
     [attempt] = record.attempt_log
     assert attempt.status == "succeeded"
     host, pid = attempt.worker.rsplit(":", 1)
@@ -298,21 +245,6 @@ def test_a_step_that_cannot_be_pickled_fails_once_saying_why(
 # -- a worker killed while it runs a step ----------------------------------------------------
 
 
-@cv.step(retries=2, retry_delay=0)
-def fragile(folder: str) -> int:
-    context = cv.current_run()
-    assert context is not None
-    if context.attempt == 1:
-        write_atomically(Path(folder) / "pid", str(os.getpid()))
-        time.sleep(600)  # until the test kills this worker
-    return 7
-
-
-@cv.pipeline
-def survives(folder: str) -> None:
-    fragile(folder)
-
-
 def test_a_killed_worker_is_one_lost_attempt_and_the_step_is_retried(
     executor: RayExecutor, settings: Settings, tmp_path: Path
 ) -> None:
@@ -322,10 +254,10 @@ def test_a_killed_worker_is_one_lost_attempt_and_the_step_is_retried(
 
     killer = threading.Thread(target=kill_the_worker, daemon=True)
     killer.start()
-    run = survives.run(executor=executor, settings=settings, folder=str(tmp_path))
+    run = survivor.run(executor=executor, settings=settings, folder=str(tmp_path))
     killer.join()
     assert run.status == "succeeded", run.steps
-    assert run.outputs["fragile"] == 7
+    assert run.outputs["fragile"] == 42
     record = step_runs(settings, run)["fragile"]
     assert record.attempts == 2
     assert [a.status for a in record.attempt_log] == ["worker lost", "succeeded"]
@@ -486,17 +418,12 @@ def test_the_pool_runs_plain_calls_as_ray_tasks(executor: RayExecutor) -> None:
         pool.submit(divmod, 1, 0).result()
 
 
-def _trial_pid(trial: cv.Trial) -> float:
-    cv.log_metric("pid", os.getpid())
-    return -((trial["x"] - 1.0) ** 2)
-
-
 def test_tune_submits_its_trials_to_the_cluster(
     ray_instance: RayExecutor, settings: Settings
 ) -> None:
     with RayExecutor() as executor:
         result = cv.tune(
-            _trial_pid,
+            trial_pid,
             {"x": (-3.0, 3.0)},
             n_trials=4,
             parallelism=2,
@@ -536,13 +463,6 @@ def test_without_ray_installed_the_executor_says_how_to_install_it() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT
     )
     assert "pip install 'conveyor[ray]'" in out.stdout
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 @pytest.mark.parametrize("scheme", ["", "ray://"])
