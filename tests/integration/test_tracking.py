@@ -283,4 +283,4 @@ def test_tune_runs_trials_in_worker_processes(settings: Settings) -> None:
     assert (trials["metrics.x_seen"] == trials["params.x"]).all()  # logged inside the workers
     assert result.best_value == pytest.approx(max(trials["metrics.objective"]))
     with pytest.raises(ConveyorError, match="executor"):
-        cv.tune(quadratic, {"x": (0.0, 1.0)}, n_trials=1, executor="dask", settings=settings)  # type: ignore[arg-type]
+        cv.tune(quadratic, {"x": (0.0, 1.0)}, n_trials=1, executor="spark", settings=settings)
