@@ -14,6 +14,7 @@ from rich.table import Table
 from rich.tree import Tree
 
 from conveyor.core._json import finite
+from conveyor.core._resources import format_bytes
 from conveyor.engine import Lineage
 from conveyor.store import RunRecord, StepRunRecord
 from conveyor.tracking import TrackedRun
@@ -56,14 +57,7 @@ def _when(at: datetime | None) -> str:
 
 
 def _bytes(n: int | None) -> str:
-    if n is None:
-        return "-"
-    size = float(n)
-    for unit in ("B", "KB", "MB", "GB"):
-        if size < 1024 or unit == "GB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{size:.1f} GB"
+    return "-" if n is None else format_bytes(n)
 
 
 def runs_table(runs: Sequence[RunRecord]) -> None:

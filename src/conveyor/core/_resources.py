@@ -40,6 +40,16 @@ def parse_bytes(size: int | str) -> int:
     return int(float(match.group(1)) * _UNITS[unit])
 
 
+def format_bytes(size: int) -> str:
+    """``size`` as a person reads it: ``512 B``, ``1.5 KiB`` … ``3.2 GiB`` (powers of 1024)."""
+    value = float(size)
+    for unit in ("B", "KiB", "MiB"):
+        if value < 1024:
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} GiB"
+
+
 @dataclass(frozen=True, slots=True, init=False)
 class Resources:
     """``@cv.step(resources=cv.Resources(cpus=2, memory="4GB", gpus=0))``.

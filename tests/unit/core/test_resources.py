@@ -5,7 +5,7 @@ import math
 import pytest
 
 from conveyor.core import Resources
-from conveyor.core._resources import Capacity, parse_bytes, unplaceable
+from conveyor.core._resources import Capacity, format_bytes, parse_bytes, unplaceable
 from conveyor.errors import PipelineDefinitionError
 
 
@@ -29,6 +29,22 @@ def test_sizes_in_bytes_or_with_units(given: int | str, expected: int) -> None:
 def test_a_size_that_is_not_one_is_refused(given: object) -> None:
     with pytest.raises(ValueError, match="size"):
         parse_bytes(given)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("size", "text"),
+    [
+        (0, "0 B"),
+        (1023, "1023 B"),
+        (1024, "1.0 KiB"),
+        (1536, "1.5 KiB"),
+        (5 * 2**20, "5.0 MiB"),
+        (3 * 2**30, "3.0 GiB"),
+        (2**42, "4096.0 GiB"),
+    ],
+)
+def test_sizes_as_people_read_them(size: int, text: str) -> None:
+    assert format_bytes(size) == text
 
 
 def test_resources_keep_memory_in_bytes() -> None:

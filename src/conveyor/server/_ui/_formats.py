@@ -9,6 +9,7 @@ import json
 from datetime import UTC, datetime
 from urllib.parse import quote
 
+from conveyor.core._resources import format_bytes
 from conveyor.server._ui._charts import number, seconds
 
 
@@ -26,14 +27,7 @@ def since(start: datetime | None, end: datetime | None) -> str:
 
 
 def size(count: int | None) -> str:
-    if count is None:
-        return "–"
-    value = float(count)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if value < 1024 or unit == "GiB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{value:.1f} GiB"  # unreachable: the loop returns at GiB
+    return "–" if count is None else format_bytes(count)
 
 
 def short(identifier: str | None, keep: int = 12) -> str:
