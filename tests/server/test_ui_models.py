@@ -7,7 +7,6 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -15,29 +14,15 @@ import pytest
 from starlette.testclient import TestClient
 
 from conveyor.core import content_address
-from conveyor.server._app import create_server_app
 from conveyor.store import (
     AliasMove,
     ArtifactRecord,
-    MemoryArtifactStore,
     MemoryMetadataStore,
     MetadataStore,
     ModelVersionRecord,
     WriteBatch,
 )
-
-T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
-USERS = {
-    "tok-viewer": ("vera", "viewer"),
-    "tok-editor": ("ed", "editor"),
-    "tok-admin": ("ada", "admin"),
-}
-
-
-def check(token: str) -> tuple[str, str]:
-    if token not in USERS:
-        raise ValueError("no such token")
-    return USERS[token]
+from tests.server._ui_clients import T0, USERS, signed_in
 
 
 @pytest.fixture
@@ -56,16 +41,9 @@ def store() -> MetadataStore:
     return found
 
 
-def client_for(store: MetadataStore, tmp_path: Path, token: str) -> TestClient:
-    app = create_server_app(store, MemoryArtifactStore(), check, uploads=tmp_path / "uploads")
-    client = TestClient(app, raise_server_exceptions=False)
-    assert client.post("/ui/login", data={"token": token}, follow_redirects=False).is_redirect
-    return client
-
-
 @pytest.fixture
 def as_role(store: MetadataStore, tmp_path: Path) -> Iterator[dict[str, TestClient]]:
-    clients = {role: client_for(store, tmp_path, token) for token, (_, role) in USERS.items()}
+    clients = {role: signed_in(store, tmp_path, token) for token, (_, role) in USERS.items()}
     yield clients
     for client in clients.values():
         client.close()

@@ -5,18 +5,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 from starlette.testclient import TestClient
 
 from conveyor.core import content_address
-from conveyor.server._app import create_server_app
 from conveyor.store import (
     ArtifactLink,
     ArtifactRecord,
-    MemoryArtifactStore,
     MemoryMetadataStore,
     MetadataStore,
     MetricPoint,
@@ -26,27 +24,7 @@ from conveyor.store import (
     WriteBatch,
     open_metadata_store,
 )
-
-T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
-USERS = {
-    "tok-viewer": ("vera", "viewer"),
-    "tok-editor": ("ed", "editor"),
-    "tok-admin": ("ada", "admin"),
-}
-
-
-def check(token: str) -> tuple[str, str]:
-    if token not in USERS:
-        raise ValueError("no such token")
-    return USERS[token]
-
-
-def signed_in(store: MetadataStore, tmp_path: Path, token: str = "tok-viewer") -> TestClient:
-    app = create_server_app(store, MemoryArtifactStore(), check, uploads=tmp_path / "uploads")
-    client = TestClient(app, raise_server_exceptions=False)
-    answer = client.post("/ui/login", data={"token": token}, follow_redirects=False)
-    assert answer.status_code == 303
-    return client
+from tests.server._ui_clients import T0, USERS, signed_in
 
 
 def at(seconds: float) -> datetime:
