@@ -4,7 +4,6 @@ workers (importable there by module path), and small helpers to read back what a
 from __future__ import annotations
 
 import os
-import socket
 import time
 from pathlib import Path
 
@@ -14,6 +13,7 @@ import conveyor as cv
 from conveyor.core._settings import Settings
 from conveyor.engine import Run, Workspace
 from conveyor.store import StepRunRecord
+from tests.serving._servers import free_port as free_port  # the suite's one, for both modules
 
 GREETING = "hello from a worker"
 
@@ -40,12 +40,6 @@ def write_atomically(path: Path, text: str) -> None:
     partial = path.with_suffix(".partial")
     partial.write_text(text)
     partial.rename(path)  # whole, or not at all
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 # -- a pipeline of a few steps ---------------------------------------------------------------
