@@ -3,7 +3,8 @@ caching, tracking and retries; a killed worker, a step too big for any worker, a
 scheduler and an unreachable one.
 
 One local cluster of two worker processes, started by the executor itself, serves the
-module; each run joins it by address (a run shuts its executor down when it ends)."""
+module; each test joins it by address with an executor of its own, which stays open across
+that test's runs and is closed at its end."""
 
 from __future__ import annotations
 
@@ -53,14 +54,20 @@ def cluster() -> Iterator[str]:
 
 
 @pytest.fixture
+def executor(cluster: str) -> Iterator[DaskExecutor]:
+    with DaskExecutor(cluster) as joined:
+        yield joined
+
+
+@pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     return settings_for(tmp_path / "home")
 
 
 def test_a_pipeline_runs_on_dask_like_on_threads_and_is_cached_the_second_time(
-    cluster: str, settings: Settings, tmp_path: Path
+    executor: DaskExecutor, settings: Settings, tmp_path: Path
 ) -> None:
-    first = arithmetic.run(executor=DaskExecutor(cluster), settings=settings, n=10)
+    first = arithmetic.run(executor=executor, settings=settings, n=10)
     assert first.status == "succeeded", first.steps
     assert statuses(first) == dict.fromkeys(["numbers", "squares", "table", "total"], "succeeded")
 
@@ -77,7 +84,7 @@ def test_a_pipeline_runs_on_dask_like_on_threads_and_is_cached_the_second_time(
         link.artifact_id for link in records["table"].outputs
     }
 
-    again = arithmetic.run(executor=DaskExecutor(cluster), settings=settings, n=10)
+    again = arithmetic.run(executor=executor, settings=settings, n=10)
     assert again.status == "succeeded"
     assert set(statuses(again).values()) == {"cached"}
     assert again.outputs["total"] == first.outputs["total"]
@@ -87,9 +94,9 @@ def test_a_pipeline_runs_on_dask_like_on_threads_and_is_cached_the_second_time(
 
 
 def test_metrics_logs_and_the_worker_of_a_remote_step_reach_the_run(
-    cluster: str, settings: Settings
+    executor: DaskExecutor, settings: Settings
 ) -> None:
-    run = training.run(executor=DaskExecutor(cluster), settings=settings)
+    run = training.run(executor=executor, settings=settings)
     assert run.status == "succeeded", run.steps
     assert cv.get_run(run.id, settings=settings).metrics["loss"] == 0.5
     record = step_runs(settings, run)["train"]
@@ -103,7 +110,7 @@ def test_metrics_logs_and_the_worker_of_a_remote_step_reach_the_run(
 
 
 def test_a_killed_worker_fails_the_attempt_and_the_engine_retries_it(
-    cluster: str, settings: Settings, tmp_path: Path
+    executor: DaskExecutor, settings: Settings, tmp_path: Path
 ) -> None:
     pid_file = tmp_path / "pid"
 
@@ -113,7 +120,7 @@ def test_a_killed_worker_fails_the_attempt_and_the_engine_retries_it(
 
     killer = threading.Thread(target=kill_the_worker, daemon=True)
     killer.start()
-    run = survivor.run(executor=DaskExecutor(cluster), settings=settings, folder=str(tmp_path))
+    run = survivor.run(executor=executor, settings=settings, folder=str(tmp_path))
     killer.join(timeout=60)
 
     assert run.status == "succeeded", run.steps
@@ -145,7 +152,7 @@ def scaling(path: str, k: int = 3) -> None:
 
 
 def test_a_mapped_step_runs_its_partitions_on_dask(
-    cluster: str, settings: Settings, tmp_path: Path
+    executor: DaskExecutor, settings: Settings, tmp_path: Path
 ) -> None:
     folder = tmp_path / "in"
     folder.mkdir()
@@ -153,7 +160,7 @@ def test_a_mapped_step_runs_its_partitions_on_dask(
         rows = range(i * 100, i * 100 + 100)
         pl.DataFrame({"a": list(rows), "b": [v % 7 for v in rows]}).write_csv(folder / f"{i}.csv")
 
-    run = scaling.run(executor=DaskExecutor(cluster), settings=settings, path=str(folder / "*.csv"))
+    run = scaling.run(executor=executor, settings=settings, path=str(folder / "*.csv"))
     assert run.status == "succeeded", run.steps
 
     expected = pl.read_csv(folder / "*.csv").with_columns((pl.col("b") * 3).alias("scaled"))
@@ -183,9 +190,9 @@ def too_big(n: int = 1) -> None:
 
 
 def test_a_step_that_needs_more_than_any_worker_has_fails_at_once(
-    cluster: str, settings: Settings
+    executor: DaskExecutor, settings: Settings
 ) -> None:
-    run = too_big.run(executor=DaskExecutor(cluster), settings=settings)
+    run = too_big.run(executor=executor, settings=settings)
     assert run.status == "failed"
     (step,) = run.steps
     assert step.status == "failed" and step.attempts == 1
@@ -283,6 +290,12 @@ def test_a_lost_scheduler_fails_the_run_and_a_new_one_reuses_what_finished(
     settings: Settings, tmp_path: Path
 ) -> None:
     clusters: list[Scheduler] = []
+    executors: list[DaskExecutor] = []
+
+    def joined(scheduler: Scheduler) -> DaskExecutor:
+        executors.append(DaskExecutor(scheduler.address))
+        return executors[-1]
+
     try:
         clusters.append(Scheduler(tmp_path))
         clusters[0].wait_ready()
@@ -291,12 +304,10 @@ def test_a_lost_scheduler_fails_the_run_and_a_new_one_reuses_what_finished(
             wait_for(tmp_path / "second.started")
             clusters[0].kill_scheduler()
 
-        bystander = DaskExecutor(clusters[0].address)  # connected, idle while it is lost
+        bystander = joined(clusters[0])  # connected, idle while it is lost
         killer = threading.Thread(target=lose_the_scheduler, daemon=True)
         killer.start()
-        lost = two_steps.run(
-            executor=DaskExecutor(clusters[0].address), settings=settings, folder=str(tmp_path)
-        )
+        lost = two_steps.run(executor=joined(clusters[0]), settings=settings, folder=str(tmp_path))
         killer.join(timeout=60)
         assert lost.status == "failed"
         assert statuses(lost) == {"first": "succeeded", "second": "failed"}
@@ -313,13 +324,13 @@ def test_a_lost_scheduler_fails_the_run_and_a_new_one_reuses_what_finished(
 
         clusters.append(Scheduler(tmp_path))
         clusters[1].wait_ready()
-        again = two_steps.run(
-            executor=DaskExecutor(clusters[1].address), settings=settings, folder=str(tmp_path)
-        )
+        again = two_steps.run(executor=joined(clusters[1]), settings=settings, folder=str(tmp_path))
         assert again.status == "succeeded", again.steps
         assert statuses(again) == {"first": "cached", "second": "succeeded"}
         assert again.outputs["second"] == 11
     finally:
+        for executor in executors:
+            executor.shutdown()
         for scheduler in clusters:
             scheduler.stop()
 
@@ -366,3 +377,4 @@ def test_tune_submits_its_trials_to_the_cluster(cluster: str, settings: Settings
     pids = {int(cv.get_run(r, settings=settings).metrics["pid"]) for r in trials["run_id"]}
     assert os.getpid() not in pids  # every trial ran in a worker process of the cluster
     assert result.best_run_id is not None
+

@@ -45,16 +45,22 @@ def run_pipeline_file(
     pipe, path = load_pipeline(ref)
     params = pipe.params(pipe.convert(parse_params(raw_params)))
     hook = LiveDag(sys.stdout) if sys.stdout.isatty() else PlainLog(sys.stdout)
-    run = pipe.run(
-        targets=list(targets) or None,
-        no_cache=no_cache,
-        workers=workers,
-        executor=executor if address is None else create_executor(executor, workers, address),
-        hooks=[hook],
-        settings=settings(),
-        source=str(path.resolve()),
-        **params,
-    )
+    # a name is the run's to start and close; an executor joined at an address is ours
+    chosen = executor if address is None else create_executor(executor, workers, address)
+    try:
+        run = pipe.run(
+            targets=list(targets) or None,
+            no_cache=no_cache,
+            workers=workers,
+            executor=chosen,
+            hooks=[hook],
+            settings=settings(),
+            source=str(path.resolve()),
+            **params,
+        )
+    finally:
+        if not isinstance(chosen, str | None):
+            chosen.shutdown()
     run.raise_for_status()
     click.echo(f"see the steps: conveyor runs show {run.id}")
     return run

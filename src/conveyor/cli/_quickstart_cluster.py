@@ -26,13 +26,14 @@ def run_on_a_cluster(
     from conveyor.engine.executors._dask import DaskExecutor
 
     click.echo("   a LocalCluster of 2 worker processes; training with n_estimators=300:")
-    run = pipe.run(
-        n_estimators=300,
-        executor=DaskExecutor(workers=2),
-        hooks=[hook()],
-        settings=settings,
-        source=str(pipeline_file),
-    ).raise_for_status()
+    with DaskExecutor(workers=2) as cluster:
+        run = pipe.run(
+            n_estimators=300,
+            executor=cluster,
+            hooks=[hook()],
+            settings=settings,
+            source=str(pipeline_file),
+        ).raise_for_status()
     ran = [s.name for s in run.steps if s.status == "succeeded"]
     cached = [s.name for s in run.steps if s.status == "cached"]
     click.echo(

@@ -16,7 +16,7 @@ from concurrent.futures import Executor as FuturesExecutor
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 from conveyor.core import RunContext, Settings, active_run
 from conveyor.core._errors import ConveyorError
@@ -296,7 +296,10 @@ def _processes(executor: str | object, workers: int) -> Iterator[FuturesExecutor
         with ProcessPoolExecutor(workers, mp_context=context) as pool:
             yield pool
         return
-    cluster: Any = create_executor(executor, None) if isinstance(executor, str) else executor
+    if not isinstance(executor, str):  # the caller's executor, open for more work after this
+        yield cast(Any, executor).pool()
+        return
+    cluster: Any = create_executor(executor, None)
     try:
         yield cluster.pool()
     finally:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import dataclasses
+import functools
 import hashlib
 import math
 import os
@@ -25,6 +26,7 @@ from conveyor.engine._attempt import Outcome, Task, execute
 from conveyor.engine._values import ValueStore
 
 
+@functools.cache  # cores and memory do not change while the process runs
 def machine() -> Capacity:
     """This machine as the one worker the local executors place steps on. GPUs are not
     counted (nothing here can see them), so a step asking for some is not refused."""
