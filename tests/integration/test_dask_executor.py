@@ -17,15 +17,18 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 import pytest
+from click.testing import CliRunner
 
 import conveyor as cv
 from conveyor.core._settings import Settings
 from conveyor.engine.executors._dask import DaskExecutor, _capacities_of, _required
 from conveyor.errors import ConfigurationError
 from conveyor.testing import settings_for
+from tests._cli import invoke
 from tests.integration._cluster_cases import (
     GREETING,
     arithmetic,
@@ -378,3 +381,21 @@ def test_tune_submits_its_trials_to_the_cluster(cluster: str, settings: Settings
     assert os.getpid() not in pids  # every trial ran in a worker process of the cluster
     assert result.best_run_id is not None
 
+
+def _clients(dask_scheduler: Any) -> int:
+    return len(dask_scheduler.clients)
+
+
+def test_the_cli_runs_on_a_scheduler_by_address_and_leaves_no_client_behind(
+    cluster: str, cli: CliRunner
+) -> None:
+    from distributed import Client
+
+    pipeline = ROOT / "tests" / "pipelines" / "basic.py"
+    with Client(cluster, set_as_default=False) as watcher:
+        before = watcher.run_on_scheduler(_clients)
+        ran = invoke(cli, "run", str(pipeline), "--executor", "dask", "--address", cluster)
+        assert ran.exit_code == 0, ran.output
+        shown = invoke(cli, "runs", "show", re.findall(r"run-[0-9a-f]+", ran.output)[0])
+        assert re.search(r"numbers\s+1\s+tcp://127\.0\.0\.1:\d+\s+succeeded", shown.output)
+        assert watcher.run_on_scheduler(_clients) == before  # the CLI closed what it joined with

@@ -73,10 +73,10 @@ def _import_file(path: Path) -> object:
         raise PipelineDefinitionError(
             f"importing {path} failed: {type(exc).__name__}: {exc}", file=str(path)
         ) from exc
-    if module_name != path.stem:
-        import cloudpickle
+    import cloudpickle
 
-        # A worker process finds a step by its module's name on sys.path; a name made up here
-        # is on no path, so the steps travel by value instead.
-        cloudpickle.register_pickle_by_value(module)
+    # A pipeline file is no installed module: a worker on another machine, or one started
+    # before the file's folder was put on sys.path (a Dask or Ray cluster), could not import
+    # it by name. Its steps travel by value instead, pickled once per function.
+    cloudpickle.register_pickle_by_value(module)
     return module
