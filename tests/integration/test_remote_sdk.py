@@ -19,7 +19,7 @@ from conveyor.engine import Workspace
 from conveyor.errors import AuthenticationFailed
 from conveyor.store.http import HttpMetadataStore
 from tests.integration.test_team_server import start_server, token_for
-from tests.serving._servers import free_port, stop_process
+from tests.serving._servers import conveyor_command, free_port, stop_process
 
 pytestmark = pytest.mark.slow
 
@@ -74,15 +74,7 @@ def client_env(url: str, token: str) -> dict[str, str]:
 
 
 def client(folder: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "conveyor", *args],
-        env=env,
-        cwd=folder,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    return conveyor_command(env, folder, *args)
 
 
 def test_the_sdk_and_cli_use_the_server_named_by_the_environment(

@@ -5,7 +5,6 @@ and a restart of the server in the middle of a client's work losing nothing."""
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 import threading
 from datetime import UTC, datetime
@@ -28,6 +27,7 @@ from conveyor.store.http._artifacts import HttpArtifactStore
 from tests.serving._servers import (
     Process,
     conveyor_env,
+    conveyor_output,
     free_port,
     start_process,
     stop_process,
@@ -38,17 +38,7 @@ pytestmark = pytest.mark.slow
 
 
 def cli(home: Path, *args: str) -> str:
-    done = subprocess.run(
-        [sys.executable, "-m", "conveyor", *args],
-        env=conveyor_env(home),
-        cwd=home.parent,
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
-    return done.stdout
+    return conveyor_output(conveyor_env(home), home.parent, *args)
 
 
 def token_for(home: Path, user: str, role: str) -> str:

@@ -47,6 +47,7 @@ from tests.serving._servers import (
     REPO,
     Process,
     conveyor_env,
+    conveyor_output,
     free_port,
     start_process,
     stop_process,
@@ -110,17 +111,7 @@ class Team:
 
 
 def cli(team: Team, *args: str) -> str:
-    done = subprocess.run(
-        [sys.executable, "-m", "conveyor", *args],
-        env=team.env,
-        cwd=team.home.parent,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
-    return done.stdout
+    return conveyor_output(team.env, team.home.parent, *args)
 
 
 @pytest.fixture

@@ -108,6 +108,28 @@ def stop_process(started: Process) -> None:
             started.process.wait()
 
 
+def conveyor_command(
+    env: dict[str, str], cwd: Path, *args: str, timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
+    """``conveyor ARGS`` in a process of its own, with ``env``, run to its end."""
+    return subprocess.run(
+        [sys.executable, "-m", "conveyor", *args],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def conveyor_output(env: dict[str, str], cwd: Path, *args: str) -> str:
+    """What ``conveyor ARGS`` printed; the test fails, with its output, if it did not succeed."""
+    done = conveyor_command(env, cwd, *args, timeout=180)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout
+
+
 def conveyor_env(home: Path) -> dict[str, str]:
     """The environment of a ``conveyor`` process working on the store in ``home``."""
     env = {**os.environ, "CONVEYOR_HOME": str(home), "PYTHONPATH": str(REPO)}
