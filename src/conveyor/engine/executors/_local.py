@@ -92,7 +92,7 @@ def execute_pickled(function: bytes, payload: bytes) -> Outcome:
     return execute(dataclasses.replace(task, fn=fn))
 
 
-def _warm_up() -> None:
+def warm_up() -> None:
     """What every attempt in a worker needs, imported before the first one arrives. The
     modules then stay for the worker's life: frozen, the collector no longer walks them."""
     import gc
@@ -198,7 +198,7 @@ class ProcessExecutor:
         with _threads_per_worker(self._threads):
             # The pool starts a worker per task submitted while none is idle: one each.
             for _ in range(self.workers):
-                self._pool.submit(_warm_up)
+                self._pool.submit(warm_up)
 
     def submit(self, task: Task) -> Future[Outcome]:
         no = refused(task)

@@ -11,13 +11,10 @@ inside the methods, so conveyor imports without the extra.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import functools
-import ipaddress
 import logging
 import os
 import shutil
-import socket
 import sys
 import tempfile
 import threading
@@ -28,7 +25,6 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor as FuturesExecutor
 from concurrent.futures import Future, InvalidStateError
 from typing import Any, ParamSpec, TypeVar
-from urllib.parse import urlsplit
 
 from conveyor.core import Resources
 from conveyor.core._errors import (
@@ -41,9 +37,18 @@ from conveyor.core._errors import (
 from conveyor.core._resources import Capacity, unplaceable
 from conveyor.engine._attempt import Outcome, Task
 from conveyor.engine._values import ValueStore
-from conveyor.engine.executors._local import TaskPickler, execute_pickled
+from conveyor.engine.executors._local import TaskPickler
+from conveyor.engine.executors._ray_cluster import (
+    answers,
+    check_reachable,
+    check_same_cluster,
+    head_address,
+    import_ray,
+    join,
+    one_line,
+)
+from conveyor.engine.executors._ray_worker import remote_attempt, remote_call, remote_prepare
 
-CONNECT_TIMEOUT = 5.0  # seconds to open a connection to a cluster's address before joining it
 _CAPACITY_TTL = 5.0  # seconds a view of the nodes' resources is reused: they rarely change
 _WATCH_INTERVAL = 1.0  # seconds between checks that Ray is still up while attempts run
 _HEAD_GRACE = 5.0  # seconds the head may not answer before the cluster counts as lost
@@ -53,74 +58,6 @@ _INLINE_LIMIT = 100 * 1024
 
 P = ParamSpec("P")
 T = TypeVar("T")
-
-
-def attempt_on_worker(
-    function: bytes, payload: bytes, step: str, paths: Sequence[str] = ()
-) -> Outcome:
-    """One attempt in a Ray worker, which names itself by its node's address and its pid.
-
-    ``paths``: the driver's ``sys.path`` when Ray runs on its machine, so that a worker finds
-    the modules a pipeline file imports from its own folder, as a worker process would.
-    """
-    sys.path.extend(p for p in dict.fromkeys(paths) if p not in sys.path)
-    try:
-        outcome = execute_pickled(function, payload)
-    except Exception as exc:  # the task cannot be read here: its module is missing, say
-        return Outcome(
-            step=step,
-            ok=False,
-            error=f"{type(exc).__name__}: {exc}",
-            traceback=traceback.format_exc(),
-            worker=_worker_name(),
-        )
-    return dataclasses.replace(outcome, worker=_worker_name())
-
-
-def call_on_worker(
-    fn: Callable[..., T], args: tuple[Any, ...], kwargs: dict[str, Any], paths: Sequence[str]
-) -> T:
-    """A plain call in a Ray worker (``RayExecutor.pool``)."""
-    sys.path.extend(p for p in dict.fromkeys(paths) if p not in sys.path)
-    return fn(*args, **kwargs)
-
-
-def prepare_worker() -> None:
-    """What every attempt needs, imported before the first one arrives (a second or so)."""
-    import cloudpickle  # noqa: F401
-    import polars  # noqa: F401
-    import pyarrow  # noqa: F401
-
-    import conveyor.data._profile_stats  # noqa: F401
-
-
-@functools.cache
-def _worker_name() -> str:
-    ray = _import_ray()  # typed as Any: Ray does not annotate get_node_ip_address
-    return f"{ray.util.get_node_ip_address()}:{os.getpid()}"
-
-
-@functools.cache
-def _remote_attempt() -> Any:
-    """``attempt_on_worker`` as a Ray remote function. Ray never runs an attempt again by
-    itself: the runner retries it, and records each attempt."""
-    import ray
-
-    return ray.remote(max_retries=0, retry_exceptions=False)(attempt_on_worker)
-
-
-@functools.cache
-def _remote_call() -> Any:
-    import ray
-
-    return ray.remote(max_retries=0, retry_exceptions=False)(call_on_worker)
-
-
-@functools.cache
-def _remote_prepare() -> Any:
-    import ray
-
-    return ray.remote(max_retries=0, num_cpus=1)(prepare_worker)
 
 
 class RayExecutor:
@@ -156,7 +93,7 @@ class RayExecutor:
     def __init__(
         self, address: str | None = None, *, workers: int | None = None, **init_options: Any
     ) -> None:
-        ray = _import_ray()
+        ray = import_ray()
         if address == "local":
             address = None
         self.address = address
@@ -164,13 +101,13 @@ class RayExecutor:
         self._owned = False  # ray.init was called here
         self._temp_dir: str | None = None
         if address is not None:
-            _check_reachable(address)
+            check_reachable(address)
         if ray.is_initialized():
-            _check_same_cluster(ray, address)
+            check_same_cluster(ray, address)
         elif address is None:
             self._start(ray, workers, init_options)
         else:
-            _join(ray, address, init_options)
+            join(ray, address, init_options)
             self._owned = True
         # ray.init was called here: disconnect when shut down, collected, or at exit at last
         self._release = weakref.finalize(self, _release, self._temp_dir) if self._owned else None
@@ -184,7 +121,7 @@ class RayExecutor:
         here = ray.util.get_node_ip_address()
         self._same_machine = self.local or all(n.name == here for n in self._capacity[1])
         self._paths: tuple[str, ...] = ()
-        self._head = _head_address(ray)
+        self._head = head_address(ray)
         self._lost: ExecutorLost | None = None
         self._closed = False
         self._started = False
@@ -201,7 +138,7 @@ class RayExecutor:
             return
         self._started = True
         with contextlib.suppress(Exception):  # only a head start: an attempt imports them too
-            prepare = _remote_prepare()
+            prepare = remote_prepare()
             for _ in range(self.workers):
                 prepare.remote()
 
@@ -268,7 +205,7 @@ class RayExecutor:
                 raise ConfigurationError(
                     f"cannot start Ray with these options: {exc}", options=sorted(init_options)
                 ) from exc
-            raise ExecutorLost(f"could not start a local Ray instance: {_text(exc)}") from exc
+            raise ExecutorLost(f"could not start a local Ray instance: {one_line(exc)}") from exc
         self.local = self._owned = True
 
     # -- submitting ----------------------------------------------------------------------------
@@ -308,7 +245,7 @@ class RayExecutor:
         label = f"{getattr(fn, '__qualname__', 'a call')}()"
         try:
             self._check_usable()
-            ref = _remote_call().remote(fn, args, kwargs, self._driver_paths())
+            ref = remote_call().remote(fn, args, kwargs, self._driver_paths())
             self._follow(ref, result, label)
         except Exception as exc:  # like submit: the future's exception
             _settle(result, error=self._translate(label, None, exc))
@@ -344,7 +281,7 @@ class RayExecutor:
                 options = {"num_cpus": resources.cpus, "num_gpus": resources.gpus}
                 if resources.memory is not None:
                     options["memory"] = resources.memory
-            remote = self._remotes[resources] = _remote_attempt().options(**options)
+            remote = self._remotes[resources] = remote_attempt().options(**options)
         return remote
 
     def _function(self, function: bytes) -> Any:
@@ -371,7 +308,7 @@ class RayExecutor:
     def _capacities(self) -> list[Capacity]:
         now = time.monotonic()
         if now - self._capacity[0] > _CAPACITY_TTL:
-            ray = _import_ray()  # typed as Any: Ray does not annotate nodes()
+            ray = import_ray()  # typed as Any: Ray does not annotate nodes()
             self._capacity = (now, capacities_of(ray.nodes()))
         return self._capacity[1]
 
@@ -401,9 +338,9 @@ class RayExecutor:
             cause = getattr(exc, "cause", None)
             return cause if isinstance(cause, BaseException) else exc
         if isinstance(exc, rex.RaySystemError | rex.LocalRayletDiedError | ConnectionError):
-            return self._mark_lost(_text(exc))
+            return self._mark_lost(one_line(exc))
         if not ray.is_initialized():
-            return self._mark_lost(f"Ray was shut down in this process ({_text(exc)})")
+            return self._mark_lost(f"Ray was shut down in this process ({one_line(exc)})")
         if isinstance(exc, rex.ObjectLostError):
             with self._lock:
                 self._functions.clear()  # a function put there may be gone: put it again
@@ -415,7 +352,7 @@ class RayExecutor:
             where = f" (on {worker})" if worker else ""
             details: dict[str, object] = {"step": step} if step is not None else {}
             return WorkerLost(
-                f"{label}: the Ray worker running it{where} was lost: {_text(exc)}",
+                f"{label}: the Ray worker running it{where} was lost: {one_line(exc)}",
                 **details,
                 worker=worker or "unknown Ray worker",
                 error=type(exc).__name__,
@@ -457,7 +394,7 @@ class RayExecutor:
             if not ray.is_initialized():
                 self._mark_lost("Ray was shut down in this process")
                 continue
-            if self._head is None or _answers(self._head):
+            if self._head is None or answers(self._head, _WATCH_INTERVAL):
                 silent_since = None
                 continue
             now = time.monotonic()
@@ -518,116 +455,3 @@ def _release(temp_dir: str | None) -> None:
         ray.shutdown()
     if temp_dir is not None:
         shutil.rmtree(temp_dir, ignore_errors=True)
-
-
-def _import_ray() -> Any:
-    try:
-        import ray
-    except ImportError as exc:
-        raise ConfigurationError(
-            "the ray executor needs Ray: pip install 'conveyor[ray]'", missing="ray"
-        ) from exc
-    return ray
-
-
-def _check_reachable(address: str) -> None:
-    """Fail at once when nothing answers at ``address``: joining it, Ray would retry for
-    minutes and then exit the process."""
-    target = _host_port(address)
-    if target is None:
-        return  # "auto", or not host:port: Ray looks it up, or says what is wrong with it
-    host, port = target
-    hosts = [host]
-    if _is_loopback(host):  # Ray joins a head on this machine at its node address
-        hosts.append(_import_ray().util.get_node_ip_address())
-    problems = []
-    for candidate in hosts:
-        try:
-            with socket.create_connection((candidate, port), timeout=CONNECT_TIMEOUT):
-                return
-        except OSError as exc:
-            problems.append(_text(exc))
-    raise ConfigurationError(
-        f"cannot reach a Ray cluster at {address}: {problems[0]}", address=address
-    )
-
-
-def _head_address(ray: Any) -> tuple[str, int] | None:
-    """Where the cluster's control store (GCS) listens, or None when not known here (a
-    ``ray://`` client)."""
-    try:
-        return _host_port(str(ray.get_runtime_context().gcs_address))
-    except Exception:  # no such attribute in client mode
-        return None
-
-
-def _host_port(address: str) -> tuple[str, int] | None:
-    try:
-        parts = urlsplit("//" + address.removeprefix("ray://"))
-        host, port = parts.hostname, parts.port
-    except ValueError:
-        return None
-    return (host, port) if host is not None and port is not None else None
-
-
-def _answers(address: tuple[str, int]) -> bool:
-    try:
-        with socket.create_connection(address, timeout=_WATCH_INTERVAL):
-            return True
-    except OSError:
-        return False
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def _check_same_cluster(ray: Any, address: str | None) -> None:
-    if address is None or address == "auto":
-        return
-    joined = str(ray.get_runtime_context().gcs_address)
-    if _canonical(address) != _canonical(joined):
-        raise ConfigurationError(
-            f"this process is already connected to the Ray cluster at {joined}, not "
-            f"{address}; RayExecutor() without an address uses that connection",
-            address=address,
-            connected=joined,
-        )
-
-
-def _canonical(address: str) -> str:
-    """``host:port`` as Ray joins it: a loopback host is this machine's node address."""
-    target = _host_port(address)
-    if target is None:
-        return address
-    host, port = target
-    if _is_loopback(host):
-        host = _import_ray().util.get_node_ip_address()
-    return f"{host}:{port}"
-
-
-def _join(ray: Any, address: str, init_options: Mapping[str, Any]) -> None:
-    options: dict[str, Any] = {"log_to_driver": False, "logging_level": logging.ERROR}
-    try:
-        ray.init(address=address, **{**options, **init_options})
-    except (Exception, SystemExit) as exc:  # Ray exits the process when it cannot connect
-        with contextlib.suppress(Exception):
-            ray.shutdown()
-        if isinstance(exc, ValueError | TypeError):
-            raise ConfigurationError(
-                f"cannot join the Ray cluster at {address}: {exc}", address=address
-            ) from exc
-        raise ExecutorLost(
-            f"could not join the Ray cluster at {address}: {_text(exc)}", address=address
-        ) from exc
-
-
-def _text(exc: BaseException) -> str:
-    """An error as one line: its type, and the first line of its message."""
-    lines = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
