@@ -15,6 +15,7 @@ import subprocess
 import sys
 import threading
 import time
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from typing import Any
 import polars as pl
 import pytest
 from click.testing import CliRunner
+from distributed import Client
 
 import conveyor as cv
 from conveyor.core._settings import Settings
@@ -347,6 +349,64 @@ def test_a_scheduler_that_cannot_be_reached_is_an_error_naming_its_address(addre
         address = f"tcp://127.0.0.1:{free_port()}"  # nothing listens there
     with pytest.raises(ConfigurationError, match=re.escape(address)):
         DaskExecutor(address, connect_timeout=2)
+
+
+def _worker_environment() -> dict[str, str]:
+    return dict(os.environ)
+
+
+def _profiling() -> bool:
+    import dask
+
+    return bool(dask.config.get("distributed.worker.profile.enabled"))
+
+
+def test_a_local_cluster_leaves_this_process_environment_as_it_was(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # a Dask nanny writes its workers' variables into the environment of the process that
+    # starts it, where every process started later would find them
+    for name in ("MALLOC_TRIM_THRESHOLD_", "OMP_NUM_THREADS", "POLARS_MAX_THREADS"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("PYTHONHASHSEED", "0")
+    before = dict(os.environ)
+    with DaskExecutor(workers=1) as executor:
+        assert dict(os.environ) == before
+        with Client(executor.address, set_as_default=False) as client:
+            (worker,) = client.run(_worker_environment).values()
+            # no dashboard to show the samples of the task thread's stack: none are taken
+            assert list(client.run(_profiling).values()) == [False]
+    assert dict(os.environ) == before
+    assert worker["POLARS_MAX_THREADS"] == "1"  # one thread: the worker's share of the cores
+    assert worker["OMP_NUM_THREADS"] == "1"
+    assert "MALLOC_TRIM_THRESHOLD_" not in worker  # freed memory is not handed back at once
+
+
+def _imported(names: tuple[str, ...]) -> bool:
+    return all(name in sys.modules for name in names)
+
+
+def test_start_has_every_worker_import_what_an_attempt_needs_and_returns_at_once() -> None:
+    needed = ("polars", "pyarrow", "conveyor.engine._attempt")
+    with (
+        DaskExecutor(workers=2) as executor,
+        Client(executor.address, set_as_default=False) as client,
+    ):
+        assert not any(client.run(_imported, needed).values())  # a new worker has none
+        executor.start()  # the run calls it before it opens the stores, when maps are coming
+        deadline = time.monotonic() + 60
+        while not all((done := client.run(_imported, needed)).values()):
+            assert time.monotonic() < deadline, done
+            time.sleep(0.05)
+        assert len(done) == 2
+
+
+def test_two_local_clusters_at_once_do_not_contend_for_a_port(cluster: str) -> None:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with DaskExecutor(workers=1) as second:
+            assert second.address != cluster
+    assert [str(w.message) for w in caught if "in use" in str(w.message)] == []
 
 
 def test_without_distributed_the_executor_says_which_extra_to_install(

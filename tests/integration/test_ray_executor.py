@@ -90,21 +90,27 @@ def test_the_executor_started_ray_with_the_cpus_asked_for(ray_instance: RayExecu
 
 
 def test_a_ray_instance_started_by_an_executor_stops_when_the_executor_is_dropped() -> None:
-    """Without ``shutdown``: a run leaves an executor object it was given to its caller."""
+    """Without ``shutdown``: a run leaves an executor object it was given to its caller. The
+    variables ``ray.init`` set in this process' environment (RAY_*, PYTHONBREAKPOINT) go too:
+    processes started afterwards would inherit them."""
     code = (
         "import gc, os, ray\n"
         "from conveyor.engine.executors._ray import RayExecutor\n"
+        "before = dict(os.environ)\n"
         "executor = RayExecutor(workers=1)\n"
         "folder = executor._temp_dir\n"
         "assert ray.is_initialized() and os.path.isdir(folder)\n"
+        "assert dict(os.environ) != before\n"
         "del executor\n"
         "gc.collect()\n"
-        "print(ray.is_initialized(), os.path.exists(folder))\n"
+        "print(ray.is_initialized(), os.path.exists(folder), dict(os.environ) == before)\n"
     )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAY_")}
+    env.pop("PYTHONBREAKPOINT", None)
     out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT, env=env
     )
-    assert out.stdout.split() == ["False", "False"], out.stderr
+    assert out.stdout.split() == ["False", "False", "True"], out.stderr
 
 
 def test_a_pipeline_runs_on_ray_like_on_threads_and_is_cached_the_second_time(

@@ -35,7 +35,8 @@ from conveyor.core._errors import (
 from conveyor.core._resources import Capacity, unplaceable
 from conveyor.engine._attempt import Outcome, Task
 from conveyor.engine._values import ValueStore
-from conveyor.engine.executors._local import TaskPickler, execute_pickled
+from conveyor.engine.executors._environ import Changes, changes_noted, restore
+from conveyor.engine.executors._local import TaskPickler, execute_pickled, warm_up
 
 CONNECT_TIMEOUT = 10.0  # seconds to reach the scheduler, and to try again once it went away
 _CAPACITY_TTL = 5.0  # seconds a view of the workers' capacities is reused: they rarely change
@@ -48,6 +49,14 @@ def attempt_on_worker(function: bytes, payload: bytes) -> Outcome:
 
     outcome = execute_pickled(function, payload)
     return dataclasses.replace(outcome, worker=get_worker().address)
+
+
+async def _warm_up_worker() -> None:
+    """``warm_up`` in a worker, beside its event loop rather than on it: the imports take a
+    second, in which the worker keeps answering its scheduler."""
+    import asyncio
+
+    await asyncio.get_running_loop().run_in_executor(None, warm_up)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -63,7 +72,9 @@ class DaskExecutor:
 
     Without ``address`` it starts a ``LocalCluster`` of worker processes on this machine
     (``workers`` of them, default one per core, one thread each), without a dashboard, and
-    closes it on ``shutdown``. Each worker declares the Dask resources ``CPU`` (its threads)
+    closes it on ``shutdown``; the workers keep freed memory rather than trimming it at once,
+    and this process' environment is left as it was (a nanny writes its workers' variables
+    into it). Each worker declares the Dask resources ``CPU`` (its threads)
     and ``MEMORY`` (its memory limit in bytes), so a step's ``cv.Resources`` hold a share of
     it while it runs; the scheduler allows no failures, so a worker that dies running an
     attempt fails that attempt at once (``WorkerLost``) and the engine retries it within the
@@ -120,8 +131,9 @@ class DaskExecutor:
             _check_address(address)
         self.local = address is None
         self._cluster: Any = None
+        self._leaked: Changes = {}  # what the nanny wrote into this process' environment
         if address is None:
-            self._cluster = _start_cluster(workers, cluster_options)
+            self._cluster, self._leaked = _start_cluster(workers, cluster_options)
             address = str(self._cluster.scheduler_address)
             workers = None  # the cluster's threads, which ``workers`` already sized
         self.address = address
@@ -129,6 +141,7 @@ class DaskExecutor:
         self._lock = threading.Lock()
         self._lost: str | None = None  # why the scheduler is gone, once it is
         self._closed = False
+        self._started = False
         self._pickler = TaskPickler()
         connect: Any = Client  # untyped constructor
         try:
@@ -158,6 +171,19 @@ class DaskExecutor:
 
     def bind(self, values: ValueStore) -> None:
         pass
+
+    def start(self) -> None:
+        """Have every worker import what an attempt needs now, and return at once: a caller
+        that knows work is coming (the partitions of a map) overlaps that with its own."""
+        if self._started or self._closed:
+            return
+        self._started = True
+        # the call waits for every worker's answer (half a second): a thread of its own
+        threading.Thread(target=self._warm_up, name="conveyor-dask-warm-up", daemon=True).start()
+
+    def _warm_up(self) -> None:
+        with contextlib.suppress(Exception):  # only a head start: an attempt imports them too
+            self._client.run(_warm_up_worker, wait=False)
 
     def submit(self, task: Task) -> Future[Outcome]:
         result: Future[Outcome] = Future()
@@ -324,6 +350,7 @@ class DaskExecutor:
         if self._cluster is not None:
             with contextlib.suppress(Exception):
                 self._cluster.close(timeout=_CLOSE_TIMEOUT)
+            restore(self._leaked)
 
 
 def _settle(
@@ -356,7 +383,7 @@ def _check_address(address: str) -> None:
         ) from None
 
 
-def _start_cluster(workers: int | None, options: Mapping[str, Any]) -> Any:
+def _start_cluster(workers: int | None, options: Mapping[str, Any]) -> tuple[Any, Changes]:
     import dask
     from distributed.deploy.local import LocalCluster
     from distributed.worker_memory import parse_memory_limit
@@ -365,7 +392,9 @@ def _start_cluster(workers: int | None, options: Mapping[str, Any]) -> Any:
         "n_workers": workers or os.cpu_count() or 1,
         "threads_per_worker": 1,
         "processes": True,
-        "dashboard_address": None,  # no web server, no port to clash with another run's
+        # The scheduler serves its HTTP routes whatever the dashboard: on a free port, not
+        # Dask's 8787, which another cluster on this machine may hold; no dashboard itself.
+        "dashboard_address": "127.0.0.1:0",
         "silence_logs": logging.CRITICAL,  # a lost worker is the engine's to report
         "host": "127.0.0.1",
         **options,
@@ -384,18 +413,35 @@ def _start_cluster(workers: int | None, options: Mapping[str, Any]) -> Any:
         if memory:
             declared["MEMORY"] = memory
         settings["resources"] = declared
-    settings["scheduler_kwargs"] = {"allowed_failures": 0, **settings.get("scheduler_kwargs", {})}
-    config: dict[str, object] = {"distributed.comm.timeouts.connect": f"{CONNECT_TIMEOUT:g}s"}
+    settings["scheduler_kwargs"] = {
+        "allowed_failures": 0,
+        "dashboard": False,
+        **settings.get("scheduler_kwargs", {}),
+    }
+    config: dict[str, object] = {
+        "distributed.comm.timeouts.connect": f"{CONNECT_TIMEOUT:g}s",
+        # Dask asks glibc to hand freed memory back at once (64 KiB); the steps' numpy and
+        # Python allocations then page-fault again and again: measured, a dataframe step's
+        # partition took a quarter longer. Set the variable in the environment to keep it.
+        "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None,
+        # Each worker samples its task thread's stack every 10 ms for the dashboard, which
+        # this cluster does not have; the sampler's turns at the GIL slow Python-heavy steps.
+        "distributed.worker.profile.enabled": False,
+    }
     if "POLARS_MAX_THREADS" not in os.environ:
         # polars, like the BLAS libraries Dask already limits, gets its worker's threads: a
         # thread per core in every worker would only make them wait for each other
         config["distributed.nanny.pre-spawn-environ.POLARS_MAX_THREADS"] = str(threads)
-    with dask.config.set(config):
-        try:
+    leaked: Changes = {}
+    try:
+        with dask.config.set(config), changes_noted() as leaked:
             start: Any = LocalCluster  # untyped constructor
-            return start(**settings)
-        except (OSError, TimeoutError) as exc:
-            raise ConfigurationError(f"could not start a local Dask cluster: {exc}") from exc
+            cluster = start(**settings)
+    except (OSError, TimeoutError) as exc:
+        raise ConfigurationError(f"could not start a local Dask cluster: {exc}") from exc
+    finally:
+        restore(leaked)  # the workers have their copy; a nanny restarting one writes it again
+    return cluster, leaked
 
 
 def _capacities_of(workers: Mapping[str, Mapping[str, Any]]) -> _Capacities:

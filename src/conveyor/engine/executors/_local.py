@@ -14,7 +14,6 @@ import hashlib
 import math
 import os
 import sys
-import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from multiprocessing.context import SpawnContext, SpawnProcess
@@ -24,6 +23,7 @@ from conveyor.core._errors import InsufficientResources
 from conveyor.core._resources import Capacity, unplaceable
 from conveyor.engine._attempt import Outcome, Task, execute
 from conveyor.engine._values import ValueStore
+from conveyor.engine.executors._environ import environ_lock
 
 
 @functools.cache  # cores and memory do not change while the process runs
@@ -114,14 +114,13 @@ THREAD_VARIABLES = (
     "OPENBLAS_NUM_THREADS",
     "MKL_NUM_THREADS",
 )
-_environ_lock = threading.Lock()
 
 
 @contextlib.contextmanager
 def _threads_per_worker(threads: int) -> Iterator[None]:
     """Sets each of THREAD_VARIABLES that the environment leaves unset to ``threads`` while
     workers start (they copy this process' environment), and unsets it again afterwards."""
-    with _environ_lock:
+    with environ_lock:
         added = [name for name in THREAD_VARIABLES if name not in os.environ]
         for name in added:
             os.environ[name] = str(threads)

@@ -37,6 +37,7 @@ from conveyor.core._errors import (
 from conveyor.core._resources import Capacity, unplaceable
 from conveyor.engine._attempt import Outcome, Task
 from conveyor.engine._values import ValueStore
+from conveyor.engine.executors._environ import Changes, changes_noted, restore
 from conveyor.engine.executors._local import TaskPickler
 from conveyor.engine.executors._ray_cluster import (
     answers,
@@ -102,15 +103,20 @@ class RayExecutor:
         self._temp_dir: str | None = None
         if address is not None:
             check_reachable(address)
+        changes: Changes = {}  # what ray.init wrote into this process' environment
         if ray.is_initialized():
             check_same_cluster(ray, address)
         elif address is None:
-            self._start(ray, workers, init_options)
+            with changes_noted() as changes:
+                self._start(ray, workers, init_options)
         else:
-            join(ray, address, init_options)
+            with changes_noted() as changes:
+                join(ray, address, init_options)
             self._owned = True
         # ray.init was called here: disconnect when shut down, collected, or at exit at last
-        self._release = weakref.finalize(self, _release, self._temp_dir) if self._owned else None
+        self._release = (
+            weakref.finalize(self, _release, self._temp_dir, changes) if self._owned else None
+        )
         self._pickler = TaskPickler()
         self._lock = threading.Lock()
         self._running: dict[Future[Any], Any] = {}  # the future of each task → its ObjectRef
@@ -446,12 +452,13 @@ def _settle(future: Future[Any], value: object = None, error: BaseException | No
             future.set_result(value)
 
 
-def _release(temp_dir: str | None) -> None:
+def _release(temp_dir: str | None, changes: Changes) -> None:
     """Disconnect from Ray, which stops an instance started here, ending the tasks it ran
-    for us on a cluster; and remove the instance's folder."""
+    for us on a cluster; remove the instance's folder, and put back the environment."""
     import ray
 
     with contextlib.suppress(Exception):
         ray.shutdown()
     if temp_dir is not None:
         shutil.rmtree(temp_dir, ignore_errors=True)
+    restore(changes)
