@@ -1,22 +1,24 @@
 """Distributed execution: scaling from 1 to 2 workers, and the per-step overhead on Dask.
 
-    .venv/bin/python bench/distributed_scaling.py [--rows 1000000] [--rounds 3] [--steps 40]
+    .venv/bin/python bench/distributed_scaling.py [--rows 5000000] [--rounds 3] [--steps 40]
 
 Scaling: the partitioned transform of ``bench/transform.py`` (fit and transform of a CSV with
-``cv.map``, 8 partitions, zstd Parquet out) runs with 1 and then 2 workers on each executor:
-local worker processes, Dask (a ``LocalCluster`` of single-threaded worker processes) and Ray
-(a local instance with that many CPUs); each worker gets one core (POLARS_MAX_THREADS and the
-BLAS variables are 1 unless set). Clusters are started, and worker processes warmed up,
-before the clock starts; every run executes every step (``no_cache``). Rounds alternate the
-executors and the worker counts; medians are reported. Floor: 2 workers at least 1.7× faster
-than 1, for each executor.
+``cv.map`` in its own partitions of 16 MiB, zstd Parquet out; 5 million rows, as there) runs
+with 1 and then 2 workers on each executor, each as conveyor starts it without an address:
+local worker processes (``ProcessExecutor``), ``cv.DaskExecutor(workers=n)`` (a
+``LocalCluster`` of single-threaded worker processes) and ``cv.RayExecutor(workers=n)`` (a
+local instance with that many CPUs); each worker gets one core (POLARS_MAX_THREADS and the
+BLAS variables are 1 unless set). Clusters are started, and their workers warmed up
+(``executor.start()``, as a run does), before the clock starts; every run executes every step
+(``no_cache``). Rounds alternate the executors and the worker counts; medians are reported.
+Floor: 2 workers at least 1.7× faster than 1, for each executor.
 
 Overhead: Dask's own round trip for a trivial task (``client.submit(f).result()``) beside
-conveyor's per-step cost on the same cluster: a pipeline of ``--steps`` trivial steps, each
-depending on the one before, run on ``cv.DaskExecutor`` with no cache (its wall time over the
-number of steps: planning, cache look-up, recording and the round trip), and the executor's
-own round trip for one attempt. Floor: the pipeline's per-step cost at most 2× Dask's round
-trip.
+conveyor's per-step cost on the same cluster (2 workers, as ``cv.DaskExecutor(workers=2)``
+starts it): a pipeline of ``--steps`` trivial steps, each depending on the one before, run on
+``cv.DaskExecutor`` with no cache (its wall time over the number of steps: planning, cache
+look-up, recording and the round trip), and the executor's own round trip for one attempt;
+rounds alternate the three. Floor: the pipeline's per-step cost at most 2× Dask's round trip.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import argparse
 import contextlib
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -47,7 +50,6 @@ import conveyor as cv  # noqa: E402
 from _peers import shared_dir  # noqa: E402
 from conveyor.engine.executors import ProcessExecutor  # noqa: E402
 
-PARTITIONS = 8
 FLOOR_SCALING = 1.7
 FLOOR_OVERHEAD = 2.0
 
@@ -57,40 +59,33 @@ def settings_in(home: Path) -> cv.Settings:
 
 
 # ---------------------------------------------------------------------------- executors
-@contextlib.contextmanager
-def processes(workers: int) -> Iterator[Callable[[], Any]]:
-    def make() -> Any:
-        executor = ProcessExecutor(workers)
-        executor.start()
-        time.sleep(3)  # the workers import polars and Arrow before the clock starts
-        return executor
-
-    yield make
+WARM_UP_SECONDS = 3.0  # a worker imports polars, Arrow and conveyor in about a second
 
 
 @contextlib.contextmanager
-def dask(workers: int) -> Iterator[Callable[[], Any]]:
-    from distributed import LocalCluster
-
-    with LocalCluster(
-        n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None
-    ) as cluster:
-        address = cluster.scheduler_address
-        yield lambda: cv.DaskExecutor(address)
-
-
-@contextlib.contextmanager
-def ray(workers: int) -> Iterator[Callable[[], Any]]:
-    import ray as ray_
-
-    ray_.init(num_cpus=workers, include_dashboard=False, log_to_driver=False)
+def ready(executor: Any) -> Iterator[Any]:
+    """``executor`` with its workers started and warm, shut down afterwards."""
     try:
-        yield cv.RayExecutor  # joins this process' instance, which it leaves running
+        executor.start()  # what a run does itself when a map is coming, before its first step
+        time.sleep(WARM_UP_SECONDS)
+        yield executor
     finally:
-        ray_.shutdown()
+        executor.shutdown()
 
 
-EXECUTORS: dict[str, Callable[[int], contextlib.AbstractContextManager[Callable[[], Any]]]] = {
+def processes(workers: int) -> contextlib.AbstractContextManager[Any]:
+    return ready(ProcessExecutor(workers))
+
+
+def dask(workers: int) -> contextlib.AbstractContextManager[Any]:
+    return ready(cv.DaskExecutor(workers=workers))  # a LocalCluster of that many processes
+
+
+def ray(workers: int) -> contextlib.AbstractContextManager[Any]:
+    return ready(cv.RayExecutor(workers=workers))  # a local instance with that many CPUs
+
+
+EXECUTORS: dict[str, Callable[[int], contextlib.AbstractContextManager[Any]]] = {
     "processes": processes,
     "dask": dask,
     "ray": ray,
@@ -98,34 +93,50 @@ EXECUTORS: dict[str, Callable[[int], contextlib.AbstractContextManager[Callable[
 
 
 # ---------------------------------------------------------------------------- scaling
-def transform_once(make: Callable[[], Any], csv: Path, home: Path) -> float:
-    executor = make()
-    try:
-        started = time.perf_counter()
-        run = job.transform.run(
-            csv=str(csv),
-            partitions=PARTITIONS,
-            executor=executor,
-            settings=settings_in(home),
-            no_cache=True,
-        )
-        seconds = time.perf_counter() - started
-    finally:
-        executor.shutdown()  # an executor passed in stays open after the run
+def transform_once(executor: Any, csv: Path, home: Path, partitions: int) -> float:
+    started = time.perf_counter()
+    run = job.transform.run(
+        csv=str(csv),
+        partitions=partitions,
+        executor=executor,  # an executor passed in stays open after the run
+        settings=settings_in(home),
+        no_cache=True,
+    )
+    seconds = time.perf_counter() - started
     if run.status != "succeeded":
         raise RuntimeError(f"transform failed: {[(s.name, s.error) for s in run.steps]}")
     return seconds
 
 
-def scaling(csv: Path, names: list[str], rounds: int, work: Path) -> dict[str, Any]:
+def warm_driver(csv: Path, work: Path) -> None:
+    """One run of the transform on the CSV's first rows, with threads: this process imports
+    the stores' libraries and the engine before any run is timed."""
+    head = work / "head.csv"
+    with csv.open("rb") as source, head.open("wb") as out:
+        for _, line in zip(range(10_000), source, strict=False):
+            out.write(line)
+    run = job.transform.run(
+        csv=str(head), partitions=2, executor="threads", settings=settings_in(work / "warm")
+    )
+    if run.status != "succeeded":
+        raise RuntimeError(f"transform failed: {[(s.name, s.error) for s in run.steps]}")
+
+
+def scaling(
+    csv: Path, names: list[str], rounds: int, work: Path, partitions: int
+) -> dict[str, Any]:
+    warm_driver(csv, work)
     times: dict[str, dict[int, list[float]]] = {n: {1: [], 2: []} for n in names}
     for r in range(rounds):
         order = names if r % 2 == 0 else names[::-1]
         for name in order:
             for workers in (1, 2) if r % 2 == 0 else (2, 1):
-                with EXECUTORS[name](workers) as make:
-                    make().shutdown()  # a first attempt warms the cluster's workers up
-                    seconds = transform_once(make, csv, work / f"{name}-{workers}")
+                with EXECUTORS[name](workers) as executor:
+                    home = work / f"{name}-{workers}-{r}"
+                    seconds = transform_once(executor, csv, home, partitions)
+                # its outputs are not read again: gone before the kernel writes them to disk
+                # while the next run is timed
+                shutil.rmtree(home, ignore_errors=True)
                 times[name][workers].append(seconds)
                 print(
                     f"  round {r + 1}: {name:9s} {workers} worker(s) {seconds:7.2f} s", flush=True
@@ -158,58 +169,53 @@ def _trivial() -> None:
 
 
 def overhead(steps: int, rounds: int, work: Path) -> dict[str, Any]:
-    from distributed import Client, LocalCluster
+    """Rounds alternate the three measures, so that the machine's ups and downs fall on all."""
+    from distributed import Client
 
     from conveyor.core import RunContext
     from conveyor.engine._attempt import Task
 
     pipe = chain_of(steps)
     settings = settings_in(work / "overhead")
+    task = Task(
+        step="nothing",
+        fn=nothing.spec.fn,
+        args=(),
+        kwargs=(("previous", _loaded(1)),),
+        n_outputs=None,
+        context=RunContext("run-bench", "bench", "nothing", 1, settings=settings),
+        artifacts_url=settings.artifacts,
+        inline_limit=settings.inline_limit,
+        keep_values=False,
+    )
+    dask_trips: list[float] = []
+    attempt_trips: list[float] = []
+    per_step: list[float] = []
+    # The cluster as conveyor starts it (2 single-threaded worker processes); Dask's own
+    # client and conveyor's executor both join it.
     with (
-        LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
-        ) as cluster,
-        Client(cluster) as client,
+        cv.DaskExecutor(workers=2) as cluster,
+        Client(cluster.address, set_as_default=False) as client,
+        cv.DaskExecutor(cluster.address) as executor,
     ):
-        address = cluster.scheduler_address
         for _ in range(50):  # connections and imports on both sides
             client.submit(_trivial, pure=False).result()
-        dask_trips = []
-        for _ in range(rounds * 100):
-            started = time.perf_counter()
-            client.submit(_trivial, pure=False).result()
-            dask_trips.append(time.perf_counter() - started)
-
-        executor = cv.DaskExecutor(address)
-        task = Task(
-            step="nothing",
-            fn=nothing.spec.fn,
-            args=(),
-            kwargs=(("previous", _loaded(1)),),
-            n_outputs=None,
-            context=RunContext("run-bench", "bench", "nothing", 1, settings=settings),
-            artifacts_url=settings.artifacts,
-            inline_limit=settings.inline_limit,
-            keep_values=False,
-        )
-        for _ in range(20):
             executor.submit(task).result()
-        attempt_trips = []
-        for _ in range(rounds * 100):
-            started = time.perf_counter()
-            outcome = executor.submit(task).result()
-            attempt_trips.append(time.perf_counter() - started)
-            assert outcome.ok, outcome.error
-        executor.shutdown()
-
-        with cv.DaskExecutor(address) as executor:
-            pipe.run(executor=executor, settings=settings)  # warm: imports, tables
-            per_step = []
-            for _ in range(rounds):
+        pipe.run(executor=executor, settings=settings)  # warm: imports, tables
+        for _ in range(rounds * 3):
+            for _ in range(50):
                 started = time.perf_counter()
-                run = pipe.run(executor=executor, settings=settings, no_cache=True)
-                per_step.append((time.perf_counter() - started) / steps)
-                assert run.status == "succeeded"
+                client.submit(_trivial, pure=False).result()
+                dask_trips.append(time.perf_counter() - started)
+            for _ in range(50):
+                started = time.perf_counter()
+                outcome = executor.submit(task).result()
+                attempt_trips.append(time.perf_counter() - started)
+                assert outcome.ok, outcome.error
+            started = time.perf_counter()
+            run = pipe.run(executor=executor, settings=settings, no_cache=True)
+            per_step.append((time.perf_counter() - started) / steps)
+            assert run.status == "succeeded"
     return {
         "dask_round_trip_ms": statistics.median(dask_trips) * 1e3,
         "attempt_round_trip_ms": statistics.median(attempt_trips) * 1e3,
@@ -247,15 +253,18 @@ def ensure_csv(rows: int) -> Path:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--rows", type=int, default=1_000_000)
+    ap.add_argument("--rows", type=int, default=5_000_000)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--steps", type=int, default=40)
+    ap.add_argument(
+        "--partitions", type=int, default=0, help="0: cv.map's own (16 MiB of CSV each)"
+    )
     ap.add_argument("--executors", default="processes,dask,ray")
     ap.add_argument("--skip", default="", help="scaling or overhead")
     ap.add_argument("--out", type=Path, default=BENCH / "results" / "distributed.json")
     a = ap.parse_args()
     names = [n for n in a.executors.split(",") if n]
-    report: dict[str, Any] = {"cores": os.cpu_count(), "rows": a.rows, "partitions": PARTITIONS}
+    report: dict[str, Any] = {"cores": os.cpu_count(), "rows": a.rows, "partitions": a.partitions}
     with tempfile.TemporaryDirectory(prefix="cv-distributed-") as tmp:
         work = Path(tmp)
         if "overhead" not in a.skip:
@@ -264,7 +273,7 @@ def main() -> None:
         if "scaling" not in a.skip:
             csv = ensure_csv(a.rows)
             print(f"scaling: {csv.name} ({csv.stat().st_size / 1e6:.0f} MB)", flush=True)
-            report["scaling"] = scaling(csv, names, a.rounds, work)
+            report["scaling"] = scaling(csv, names, a.rounds, work, a.partitions)
     summarize(report)
     a.out.parent.mkdir(parents=True, exist_ok=True)
     a.out.write_text(json.dumps(report, indent=2))
