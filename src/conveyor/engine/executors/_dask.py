@@ -427,6 +427,10 @@ def _start_cluster(workers: int | None, options: Mapping[str, Any]) -> tuple[Any
         # Each worker samples its task thread's stack every 10 ms for the dashboard, which
         # this cluster does not have; the sampler's turns at the GIL slow Python-heavy steps.
         "distributed.worker.profile.enabled": False,
+        # Every scheduler, nanny and worker times its event loop 50 times a second, to warn
+        # of a blocked loop (logs this cluster silences): measured, two thirds of an idle
+        # 2-worker cluster's CPU, taken from the steps when every core runs one.
+        "distributed.admin.tick.interval": "1s",
     }
     if "POLARS_MAX_THREADS" not in os.environ:
         # polars, like the BLAS libraries Dask already limits, gets its worker's threads: a
