@@ -17,6 +17,7 @@ import json
 import multiprocessing
 import os
 import resource
+import shutil
 import sys
 import tempfile
 import time
@@ -114,7 +115,16 @@ def main() -> None:
     ap.add_argument("--worker-out", required=True)
     ap.add_argument("--partitions", type=int, default=0)
     a = ap.parse_args()
-    home = os.environ.get("CONVEYOR_TRANSFORM_HOME") or tempfile.mkdtemp(prefix="cv-transform-")
+    given = os.environ.get("CONVEYOR_TRANSFORM_HOME")
+    home = given or tempfile.mkdtemp(prefix="cv-transform-")
+    try:
+        _run(a, home)
+    finally:
+        if not given:  # the parts live on through their hard links in --engine-out
+            shutil.rmtree(home, ignore_errors=True)
+
+
+def _run(a: argparse.Namespace, home: str) -> None:
     settings = cv.Settings(
         home=Path(home),
         db_url=f"sqlite:///{home}/conveyor.db",

@@ -99,18 +99,28 @@ def peer_jobs(python: str, harness: Path, names: list[str], common: list[str]) -
 
 
 def warm_up(job: Job) -> str | None:
-    """Import the tool once, untimed (bytecode compilation after a fresh install).
+    """Import the tool once, untimed, with its package compiled to bytecode as an install
+    leaves it (``PYTHONDONTWRITEBYTECODE`` would otherwise have every timed run compile the
+    sources of an editable install again).
 
     Returns None if the import worked, else the last line of the error.
     """
     if not job.warm_import:
         return None
-    proc = subprocess.run(
-        [job.python, "-c", f"import {job.warm_import}"],
-        capture_output=True,
-        text=True,
-        check=False,
+    return compile_package(job.python, job.warm_import)
+
+
+def compile_package(python: str, module: str) -> str | None:
+    """Import ``module`` with ``python`` and write the bytecode of its whole top-level package.
+
+    Returns None if that worked, else the last line of the error.
+    """
+    top = module.split(".", maxsplit=1)[0]
+    code = (
+        f"import compileall, os, {module}; "
+        f"compileall.compile_dir(os.path.dirname({top}.__file__), quiet=1)"
     )
+    proc = subprocess.run([python, "-c", code], capture_output=True, text=True, check=False)
     if proc.returncode == 0:
         return None
     return (proc.stderr.strip().splitlines() or [f"exit code {proc.returncode}"])[-1]
