@@ -12,8 +12,10 @@ import pyarrow as pa
 import pytest
 
 from conveyor.core._errors import ConveyorError
+from conveyor.data import _profile_stats
 from conveyor.data._profile import QUANTILES, ColumnProfile, Histogram, Profile
 from conveyor.data._profile_diff import ProfileDiff, psi, rebinned
+from conveyor.data._profile_numeric import small_block_stats
 from conveyor.data._profile_stats import profile
 
 FRACTIONS = [q for _, q in QUANTILES]
@@ -93,6 +95,47 @@ def test_quantiles_and_histogram_are_exact_with_ties_on_the_edges(n: int) -> Non
             assert sum(counts_of(column)) == len(array)
         else:
             assert counts_of(column) == np.histogram(array, bins=20)[0].tolist(), name
+
+
+@pytest.mark.parametrize("n", [1, 2, 7, 300, 4096])
+def test_a_short_tables_columns_profiled_together_equal_each_profiled_alone(
+    n: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rng = np.random.default_rng(n)
+    values = {
+        "normal": rng.normal(3.0, 2.0, n),
+        "ties": np.round(rng.normal(0.0, 1.0, n), 1),
+        "constant": np.full(n, 4.0),
+        "float32": rng.normal(0, 1, n).astype(np.float32),
+        "more_float32": rng.normal(5, 9, n).astype(np.float32),
+        "ints": rng.integers(-40, 40, n),
+        "wide_ints": rng.integers(-(10**12), 10**12, n),
+        "uint64_high": rng.integers(0, 1_000, n).astype(np.uint64) + np.uint64(2**63),
+        "more_uint64": rng.integers(0, 10, n).astype(np.uint64),
+        "with_nan": np.where(np.arange(n) == 0, np.nan, rng.normal(0, 1, n)),
+        "with_inf": np.where(np.arange(n) == 0, np.inf, rng.normal(0, 1, n)),
+    }
+    frame = pl.DataFrame(values).with_columns(
+        with_null=pl.Series(rng.normal(0, 1, n)).scatter(0, None)
+    )
+    blocks: list[int] = []
+
+    def spy(block: Any, bins: int) -> Any:
+        blocks.append(block.shape[0])
+        return small_block_stats(block, bins)
+
+    monkeypatch.setattr(_profile_stats, "small_block_stats", spy)
+    together = profile(frame)
+    # float64 (normal, ties, constant), float32 (2), int64 (2), uint64 (2); the NaN, the
+    # infinity and the null go the general way
+    assert sorted(blocks) == [2, 2, 2, 3]
+    blocks.clear()
+    for name in frame.columns:
+        alone = profile(frame.select(name))
+        # the dict form: a NaN standard deviation (from an infinity) equals itself there
+        assert together.to_dict()["columns"][name] == alone.to_dict()["columns"][name], name
+        assert type(together[name].min) is type(alone[name].min), name
+    assert not blocks  # a lone column is profiled alone
 
 
 def test_nan_counts_as_null_and_infinities_stay_in_the_end_bins() -> None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
 from conveyor.data._profile import QUANTILES, Histogram, Quantiles, bin_edges
 
@@ -24,6 +24,18 @@ if TYPE_CHECKING:
 _FINE_BINS: Final = 4096  # about this many fine bins per column, whatever the histogram's bins
 _INT_SPAN: Final = 1 << 16  # integers spanning at most this many values are counted per value
 _FEW: Final = 4096  # up to this many values, sorting them all is cheaper than any counting
+SMALL: Final = _FEW  # columns this short may be profiled together (``small_block_stats``)
+
+
+class NumericStats(NamedTuple):
+    """Everything a numeric column's profile holds but its null count."""
+
+    min: Any  # the dtype's own scalar: an int stays an int
+    max: Any
+    mean: float
+    std: float | None
+    quantiles: Quantiles
+    histogram: Histogram
 
 
 def numeric_stats(
@@ -80,13 +92,56 @@ def _sorted(
         if not finite.size:
             return quantiles, None
         lo, hi = float(finite[0]), float(finite[-1])
+    return quantiles, _sorted_histogram(ordered, lo, hi, bins)
+
+
+def _sorted_histogram(ordered: npt.NDArray[Any], lo: float, hi: float, bins: int) -> Histogram:
+    import numpy as np
+
     if lo == hi:
         lo, hi = lo - 0.5, hi + 0.5  # as numpy.histogram does
     # Bin i holds edges[i] <= v < edges[i + 1], the last one hi as well: the values below
     # each inner edge, by position in the sorted values.
     below = np.searchsorted(ordered, np.array(bin_edges(lo, hi, bins)[1:-1]), side="left")
     counts = np.diff(np.concatenate([[0], below, [ordered.size]]))
-    return quantiles, Histogram(lo, hi, tuple(int(c) for c in counts))
+    return Histogram(lo, hi, tuple(int(c) for c in counts))
+
+
+def small_block_stats(block: npt.NDArray[Any], bins: int) -> list[NumericStats]:
+    """The statistics of every row of ``block``: columns of one dtype stacked, each with at
+    most ``SMALL`` values (at least one), none of them NaN or infinite.
+
+    For a small table the cost is numpy's overhead per call, not the values: one call per
+    statistic covers all the columns here. Each row reduces along contiguous memory, as a
+    lone column does, so the results are the same floats ``numeric_moments`` and
+    ``numeric_stats`` give.
+    """
+    import numpy as np
+
+    n = block.shape[1]
+    lows, highs = block.min(axis=1), block.max(axis=1)
+    ordered = np.sort(block, axis=1)
+    picked = ordered[:, _ranks(n)]
+    with np.errstate(invalid="ignore", over="ignore"):
+        means = block.mean(axis=1, dtype=np.float64)
+        deviations = np.subtract(block, means[:, None], dtype=np.float64)
+        np.square(deviations, out=deviations)
+        squares = deviations.sum(axis=1)
+    out = []
+    for row in range(block.shape[0]):
+        lo, hi = lows[row].item(), highs[row].item()
+        std = math.sqrt(float(squares[row]) / (n - 1)) if n > 1 else None
+        out.append(
+            NumericStats(
+                lo,
+                hi,
+                float(means[row]),
+                std,
+                _interpolated(picked[row], n),
+                _sorted_histogram(ordered[row], float(lo), float(hi), bins),
+            )
+        )
+    return out
 
 
 def _small_integers(

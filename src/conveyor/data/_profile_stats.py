@@ -22,11 +22,17 @@ from conveyor.data._profile import (
     kind_of_dtype,
 )
 from conveyor.data._profile_distribution import categorical_distribution, numeric_distribution
-from conveyor.data._profile_numeric import numeric_moments, numeric_stats
+from conveyor.data._profile_numeric import (
+    SMALL,
+    numeric_moments,
+    numeric_stats,
+    small_block_stats,
+)
 from conveyor.data._schema_dtypes import dtype_name
 from conveyor.data._tables import to_polars
 
 if TYPE_CHECKING:
+    import numpy.typing as npt
     import polars as pl
 
 BINS: Final = 20
@@ -165,6 +171,9 @@ def _numeric_pass(
     frame: pl.DataFrame, columns: list[int], bins: int, distributions: bool
 ) -> dict[int, tuple[int, dict[str, Any]]]:
     """Per numeric column by index: its null count (NaN included) and its statistics."""
+    small = 0 < frame.height <= SMALL
+    done = _small_columns(frame, columns, bins, distributions) if small else {}
+    columns = [i for i in columns if i not in done]
 
     def one(i: int) -> tuple[int, tuple[int, dict[str, Any]]]:
         return i, _numeric_column(frame.to_series(i), bins, distributions)
@@ -172,9 +181,42 @@ def _numeric_pass(
     values = frame.height * len(columns)
     threads = min(_MAX_THREADS, os.cpu_count() or 1, len(columns), values // _VALUES_PER_THREAD)
     if threads <= 1:
-        return dict(map(one, columns))
+        return done | dict(map(one, columns))
     with ThreadPoolExecutor(threads) as pool:
-        return dict(pool.map(one, columns))
+        return done | dict(pool.map(one, columns))
+
+
+def _small_columns(
+    frame: pl.DataFrame, columns: list[int], bins: int, distributions: bool
+) -> dict[int, tuple[int, dict[str, Any]]]:
+    """The columns of a short table that can be profiled together: those of the same numpy
+    dtype with no null, NaN or infinity. A 1-row table of statistics with a hundred columns,
+    say, costs a few numpy calls instead of a few per column."""
+    import numpy as np
+
+    by_dtype: dict[str, list[tuple[int, npt.NDArray[Any]]]] = {}
+    for i in columns:
+        series = frame.to_series(i)
+        if series.null_count() or dtype_name(series.dtype) not in _NUMPY_NATIVE:
+            continue
+        values = series.to_numpy()
+        by_dtype.setdefault(values.dtype.str, []).append((i, values))
+    done: dict[int, tuple[int, dict[str, Any]]] = {}
+    for same_dtype in by_dtype.values():
+        block = np.stack([values for _, values in same_dtype])
+        members = same_dtype
+        if block.dtype.kind == "f":
+            finite = np.isfinite(block).all(axis=1)
+            members = [member for member, ok in zip(same_dtype, finite, strict=True) if ok]
+            block = block[finite]
+        if len(members) < 2:  # nothing to share: the general path
+            continue
+        for (i, values), stats in zip(members, small_block_stats(block, bins), strict=True):
+            fields: dict[str, Any] = stats._asdict()
+            if distributions:
+                fields["distribution"] = numeric_distribution(values)
+            done[i] = (0, fields)
+    return done
 
 
 def _numeric_column(
