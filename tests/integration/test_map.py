@@ -20,6 +20,7 @@ from pandas import DataFrame
 import conveyor as cv
 from conveyor.core._settings import Settings
 from conveyor.engine import Run, Workspace
+from conveyor.engine.executors import ThreadExecutor
 from conveyor.errors import ConveyorError, PipelineDefinitionError
 from conveyor.testing import settings_for
 
@@ -674,6 +675,42 @@ def test_a_queued_partition_starts_when_a_worker_takes_it(folder: Path, settings
     spans.sort()
     for (_, finished), (started, _) in itertools.pairwise(spans):
         assert started >= finished - timedelta(milliseconds=5)  # one worker: one after another
+
+
+class CountingExecutor(ThreadExecutor):
+    """One thread; counts the attempts submitted to it and not yet finished."""
+
+    in_process = False  # so that the partitions run here too, through the artifact store
+
+    def __init__(self) -> None:
+        super().__init__(1)
+        self.in_flight = self.most = 0
+        self._lock = threading.Lock()
+
+    def submit(self, task: object) -> object:
+        with self._lock:
+            self.in_flight += 1
+            self.most = max(self.most, self.in_flight)
+        future = super().submit(task)
+        future.add_done_callback(self._finished)
+        return future
+
+    def _finished(self, _: object) -> None:
+        with self._lock:
+            self.in_flight -= 1
+
+
+def test_each_worker_has_one_partition_queued_behind_it_unless_partitions_time_out(
+    folder: Path, settings: Settings
+) -> None:
+    executor = CountingExecutor()
+    result = slowly.run(settings=settings, executor=executor, path=str(folder))
+    assert result.status == "succeeded"
+    assert executor.most == 2  # one running, the next waiting in the executor's queue
+    timed = CountingExecutor()
+    result = patiently.run(settings=settings, executor=timed, path=str(folder))
+    assert result.status == "succeeded"
+    assert timed.most == 1  # its timeout counts from its start: it waits in the runner
 
 
 @cv.pipeline

@@ -106,17 +106,23 @@ class _MapState:
 class _Slots:
     """An executor's workers as the runner hands them out. An attempt waits here until a
     worker is free, not in the executor's queue, so that its timeout and its recorded start
-    count from when it can run. Executors that do not say how many workers they have
+    count from when it can run. The exception: a partition of a map with no timeout may wait
+    in the executor's queue, one per worker, so that a worker finishing one partition starts
+    the next at once instead of waiting for the runner to hear of it and send another (its
+    recorded start is when it ran). Executors that do not say how many workers they have
     (``workers``) take every attempt at once."""
 
     executor: Executor
     busy: int = 0  # attempts submitted whose futures have not completed
     waiting: collections.deque[_Pending] = field(default_factory=collections.deque)
 
-    @property
-    def free(self) -> bool:
+    def takes(self, pending: _Pending) -> bool:
+        """Whether ``pending`` may be submitted now."""
         workers: int | None = getattr(self.executor, "workers", None)
-        return workers is None or self.busy < workers
+        if workers is None:
+            return True
+        queued = pending.map_state is not None and pending.node.spec.timeout is None
+        return self.busy < (2 * workers if queued else workers)
 
 
 class Runner:
@@ -240,6 +246,9 @@ class Runner:
                 self._free(slots)
                 continue  # a timed-out attempt finishing late: already failed
             del self._running[name]
+            # The worker is free now: the next waiting attempt goes to it before this one's
+            # outcome is recorded, which takes the loop a few milliseconds per partition.
+            self._free(slots)
             outcome = _outcome_of(name, future)
             _note_attempt(pending, outcome)
             if outcome.tracked is not None:  # logged in a worker process
@@ -250,7 +259,6 @@ class Runner:
                 self._succeeded(pending, outcome, ready)
             else:
                 self._attempt_failed(pending, outcome.error or "failed", outcome, ready)
-            self._free(slots)
             self._expire(ready)
 
     def _queued(self) -> bool:
@@ -264,7 +272,7 @@ class Runner:
         if slots is None:
             return  # an attempt run on the loop's own thread
         slots.busy -= 1
-        while slots.waiting and slots.free:
+        while slots.waiting and slots.takes(slots.waiting[0]):
             slots.busy += 1
             self._launch(slots.waiting.popleft(), slots)
 
@@ -344,7 +352,7 @@ class Runner:
             self._launch(pending, None)
             return
         slots = self._step_slots if pending.map_state is None else self._slots_for_partitions()
-        if slots.free:
+        if not slots.waiting and slots.takes(pending):
             slots.busy += 1
             self._launch(pending, slots)
         else:
