@@ -21,27 +21,39 @@ Changes = dict[str, tuple[str | None, str | None]]
 
 @contextlib.contextmanager
 def changes_noted() -> Iterator[Changes]:
-    """Yields, once the block is done, the variables it changed."""
+    """Yields, once the block is done, the variables it changed. A block that raises has
+    started nothing that needs them: they are put back at once."""
     changes: Changes = {}
     with environ_lock:
         before = dict(os.environ)
         try:
             yield changes
-        finally:
-            after = dict(os.environ)
-            for name in before.keys() | after.keys():
-                if before.get(name) != after.get(name):
-                    changes[name] = (before.get(name), after.get(name))
+        except BaseException:
+            _note(before, changes)
+            _put_back(changes)
+            raise
+        _note(before, changes)
 
 
 def restore(changes: Mapping[str, tuple[str | None, str | None]]) -> None:
     """Put back each variable as it was before ``changes``, unless it has been changed again
     since by someone else."""
     with environ_lock:
-        for name, (before, after) in changes.items():
-            if os.environ.get(name) != after:
-                continue
-            if before is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = before
+        _put_back(changes)
+
+
+def _note(before: Mapping[str, str], changes: Changes) -> None:
+    after = dict(os.environ)
+    for name in before.keys() | after.keys():
+        if before.get(name) != after.get(name):
+            changes[name] = (before.get(name), after.get(name))
+
+
+def _put_back(changes: Mapping[str, tuple[str | None, str | None]]) -> None:
+    for name, (before, after) in changes.items():
+        if os.environ.get(name) != after:
+            continue
+        if before is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = before
