@@ -1,6 +1,6 @@
 """Distributed execution: scaling from 1 to 2 workers, and the per-step overhead on Dask.
 
-    .venv/bin/python bench/distributed_scaling.py [--rows 5000000] [--rounds 3] [--steps 40]
+    .venv/bin/python bench/distributed_scaling.py [--rows 5000000] [--rounds 5] [--steps 40]
 
 Scaling: the partitioned transform of ``bench/transform.py`` (fit and transform of a CSV with
 ``cv.map`` in its own partitions of 16 MiB, zstd Parquet out; 5 million rows, as there) runs
@@ -10,7 +10,8 @@ local worker processes (``ProcessExecutor``), ``cv.DaskExecutor(workers=n)`` (a
 local instance with that many CPUs); each worker gets one core (POLARS_MAX_THREADS and the
 BLAS variables are 1 unless set). Clusters are started, and their workers warmed up
 (``executor.start()``, as a run does), before the clock starts; every run executes every step
-(``no_cache``). Rounds alternate the executors and the worker counts; medians are reported.
+(``no_cache``). Rounds alternate the executors and the worker counts; medians are reported:
+one run of the same job varies by ±10% with this machine's speed, so 5 rounds by default.
 Floor: 2 workers at least 1.7× faster than 1, for each executor.
 
 Overhead: Dask's own round trip for a trivial task (``client.submit(f).result()``) beside
@@ -256,7 +257,7 @@ def ensure_csv(rows: int) -> Path:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--rows", type=int, default=5_000_000)
-    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--steps", type=int, default=40)
     ap.add_argument(
         "--partitions", type=int, default=0, help="0: cv.map's own (16 MiB of CSV each)"

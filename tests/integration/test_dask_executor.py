@@ -355,12 +355,14 @@ def _worker_environment() -> dict[str, str]:
     return dict(os.environ)
 
 
-def _quiet() -> tuple[bool, str]:
+def _quiet() -> tuple[bool, str, str, str]:
     import dask
 
     return (
         bool(dask.config.get("distributed.worker.profile.enabled")),
         str(dask.config.get("distributed.admin.tick.interval")),
+        str(dask.config.get("distributed.worker.memory.monitor-interval")),
+        str(dask.config.get("distributed.admin.system-monitor.interval")),
     )
 
 
@@ -378,8 +380,11 @@ def test_a_local_cluster_leaves_this_process_environment_as_it_was(
         with Client(executor.address, set_as_default=False) as client:
             (worker,) = client.run(_worker_environment).values()
             # no dashboard to show the samples of the task thread's stack: none are taken;
-            # the event loop is timed once a second, not 50 times
-            assert list(client.run(_quiet).values()) == [(False, "1s")]
+            # the event loop is timed once a second, not 50 times; memory is read twice a
+            # second, not 10 times, and the machine's counters every 2 seconds
+            assert list(client.run(_quiet).values()) == [(False, "1s", "500ms", "2s")]
+        # the client shares the local cluster's event loop: no second loop thread
+        assert executor._client.loop is executor._cluster.loop
     assert dict(os.environ) == before
     assert worker["POLARS_MAX_THREADS"] == "1"  # one thread: the worker's share of the cores
     assert worker["OMP_NUM_THREADS"] == "1"

@@ -146,7 +146,9 @@ class DaskExecutor:
         connect: Any = Client  # untyped constructor
         try:
             self._client: Any = connect(
-                address,
+                # a local cluster's client shares its event loop: the scheduler's and the
+                # client's messages need no hand-off between two loop threads
+                self._cluster if self.local else address,
                 timeout=connect_timeout,
                 set_as_default=False,
                 # the attempt's outcome comes straight from the worker that made it
@@ -431,6 +433,11 @@ def _start_cluster(workers: int | None, options: Mapping[str, Any]) -> tuple[Any
         # of a blocked loop (logs this cluster silences): measured, two thirds of an idle
         # 2-worker cluster's CPU, taken from the steps when every core runs one.
         "distributed.admin.tick.interval": "1s",
+        # Each nanny reads its worker's memory 10 times a second, and every server its
+        # machine's counters twice a second: measured, more than half of the rest of an idle
+        # cluster's CPU. Twice a second still stops a worker that outgrows its limit.
+        "distributed.worker.memory.monitor-interval": "500ms",
+        "distributed.admin.system-monitor.interval": "2s",
     }
     if "POLARS_MAX_THREADS" not in os.environ:
         # polars, like the BLAS libraries Dask already limits, gets its worker's threads: a
