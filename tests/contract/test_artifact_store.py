@@ -305,14 +305,86 @@ def test_unknown_protocol_is_a_store_error() -> None:
         FsspecArtifactStore("no-such-protocol-xyz://bucket/prefix")
 
 
-def test_local_put_is_fast(tmp_path: Path) -> None:
-    """put() sits on every step's path; local writes must stay far below a millisecond."""
-    import time
+# -- put_file: a file consumed into the store -----------------------------------------------------
 
-    store = FsspecArtifactStore(str(tmp_path))
-    blobs = [os.urandom(1024) for _ in range(300)]
-    started = time.perf_counter()
-    for blob in blobs:
-        store.put(blob)
-    per_put = (time.perf_counter() - started) / len(blobs)
-    assert per_put < 0.005, f"put took {per_put * 1e6:.0f} µs"  # ~10x slack for slow CI disks
+
+def _file_store(where: str, tmp_path: Path) -> FsspecArtifactStore:
+    root = tmp_path / "artifacts"
+    url = {
+        "local": str(root),  # a staging folder beside the blobs: stored by a rename
+        "fsspec-rename": f"local://{root}",  # no staging folder: read and written
+        "fsspec-memory": f"memory:///conveyor-test-{uuid.uuid4().hex}",
+    }[where]
+    return FsspecArtifactStore(url)
+
+
+def _a_file(store: FsspecArtifactStore, tmp_path: Path, data: bytes) -> Path:
+    folder = Path(store.staging_folder() or tmp_path / "elsewhere")
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{uuid.uuid4().hex}.parquet"
+    path.write_bytes(data)
+    return path
+
+
+@pytest.mark.parametrize("where", ["local", "fsspec-rename", "fsspec-memory"])
+def test_put_file_stores_a_file_under_its_content_address_and_consumes_it(
+    where: str, tmp_path: Path
+) -> None:
+    store = _file_store(where, tmp_path)
+    data = os.urandom(3 << 20)
+    path = _a_file(store, tmp_path, data)
+    address = store.put_file(str(path))
+    assert address == content_address(data)
+    assert store.get(address) == data
+    assert not path.exists()
+    again = _a_file(store, tmp_path, data)  # the same bytes again: stored once
+    assert store.put_file(str(again)) == address
+    assert not again.exists()
+    assert store.get(address) == data
+
+
+def test_only_a_local_store_has_a_staging_folder(tmp_path: Path) -> None:
+    local = _file_store("local", tmp_path)
+    assert local.staging_folder() == str(tmp_path / "artifacts" / "staging")
+    assert _file_store("fsspec-rename", tmp_path).staging_folder() is None
+    assert _file_store("fsspec-memory", tmp_path).staging_folder() is None
+
+
+def test_a_staged_file_is_renamed_into_place_not_copied(tmp_path: Path) -> None:
+    store = _file_store("local", tmp_path)
+    path = _a_file(store, tmp_path, b"staged bytes")
+    inode = path.stat().st_ino
+    address = store.put_file(str(path))
+    assert _blob_path(tmp_path / "artifacts", address).stat().st_ino == inode
+    assert list(store.addresses()) == [address]  # the staging folder holds no blob
+
+
+def test_a_file_on_another_file_system_is_copied(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+
+    store = _file_store("local", tmp_path)
+    path = _a_file(store, tmp_path, b"elsewhere")
+    renames: list[str] = []
+
+    def refuse_the_first(source: str, target: str) -> None:
+        """The staged file cannot be renamed in; the copy's own temporary file can."""
+        if not renames:
+            renames.append(source)
+            raise OSError(errno.EXDEV, "Invalid cross-device link")
+        os.rename(source, target)
+
+    monkeypatch.setattr("conveyor.store._artifacts.os.replace", refuse_the_first)
+    address = store.put_file(str(path))
+    assert renames == [str(path)]
+    assert store.get(address) == b"elsewhere"
+    assert not path.exists()
+    assert _local_files(tmp_path / "artifacts")() == []
+
+
+def test_put_file_of_a_missing_file_names_it(tmp_path: Path) -> None:
+    store = _file_store("local", tmp_path)
+    missing = tmp_path / "artifacts" / "staging" / "gone.parquet"
+    with pytest.raises(StoreError, match="gone.parquet"):
+        store.put_file(str(missing))

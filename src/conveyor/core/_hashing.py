@@ -17,6 +17,12 @@ def content_address(data: bytes) -> str:
     return ADDRESS_PREFIX + hashlib.sha256(data).hexdigest()
 
 
+def file_content_address(path: str) -> str:
+    """The address of the blob a file holds, read in chunks rather than whole."""
+    with open(path, "rb") as f:
+        return ADDRESS_PREFIX + hashlib.file_digest(f, "sha256").hexdigest()
+
+
 def hash_parts(parts: Iterable[str]) -> str:
     """A stable digest of an ordered sequence of strings (no ambiguity at the joins)."""
     digest = hashlib.sha256()

@@ -17,13 +17,17 @@ class Materialized:
     """A value turned into bytes, with what is needed to turn it back.
 
     Attributes:
-        data: The bytes; their content address is the artifact's id.
+        data: The bytes; their content address is the artifact's id. Empty when ``file`` is
+            set.
         materializer: The format: ``"json"``, ``"parquet"``, ``"npy"``, ``"joblib"``,
             ``"cloudpickle"``, or the name of a registered materializer.
         type_name: The type the value loads back as, e.g. ``"pandas.DataFrame"``.
         rows: Row count of a table, length of an array's first axis, otherwise ``None``.
         meta: JSON-able facts about the value: a table's schema (``columns``, ``dtypes``), the
             recorded hash and library version of a joblib model, the Python of a pickle.
+        file: The file holding the bytes instead of ``data``: a large table written straight
+            to disk, only when the caller of ``materialize`` gave a folder. Whoever stores the
+            value owns the file.
     """
 
     data: bytes
@@ -31,6 +35,7 @@ class Materialized:
     type_name: str
     rows: int | None
     meta: Mapping[str, object]
+    file: str | None = None
 
 
 class Materializer(Protocol):

@@ -32,10 +32,12 @@ _LOADERS: Mapping[str, _Loader] = {
 
 # Keyed by the top-level package of type(value).__module__, so a value from a package with no
 # format here costs one dict miss and imports nothing.
-_BY_PACKAGE: Mapping[str, Callable[[object], Materialized | None]] = {
+_TABLES: Mapping[str, Callable[[object, str | None], Materialized | None]] = {
     "pandas": _parquet.dump_pandas,
     "polars": _parquet.dump_polars,
     "pyarrow": _parquet.dump_arrow,
+}
+_BY_PACKAGE: Mapping[str, Callable[[object], Materialized | None]] = {
     "numpy": _npy.dump,
     "conveyor": _dataset.dump,
     **dict.fromkeys(_pickles.JOBLIB_LIBRARIES, _pickles.dump_joblib),
@@ -71,11 +73,14 @@ def register_materializer(materializer: Materializer) -> None:
     _registered = (*(m for m in _registered if m.name != name), materializer)
 
 
-def materialize(value: object) -> Materialized:
+def materialize(value: object, *, folder: str | None = None) -> Materialized:
     """Turn a step's output into bytes, in the safest format that stores its type.
 
     Registered materializers are tried first, then JSON, Parquet, ``.npy`` and joblib; any
-    other value is stored with cloudpickle, with a ``PickleFallbackWarning``.
+    other value is stored with cloudpickle, with a ``PickleFallbackWarning``. Given a
+    ``folder``, a large table is written to a new file there (``Materialized.file``) rather
+    than into memory: building its bytes in memory and then writing them costs more than the
+    file's own writing.
 
     Raises:
         ConveyorError: the value cannot be stored in any format.
@@ -92,7 +97,7 @@ def materialize(value: object) -> Materialized:
         except ValueError:  # str(int) refuses ints past sys.get_int_max_str_digits()
             return _pickle_with_warning(value, cls, "it has too many digits to write as text")
     try:
-        materialized = _dump_builtin(value, cls)
+        materialized = _dump_builtin(value, cls, folder)
     except Unsupported as exc:
         return _pickle_with_warning(value, cls, exc.reason)
     if materialized is not None:
@@ -142,13 +147,17 @@ def _pickle_with_warning(value: object, cls: type, reason: str) -> Materialized:
     return materialized
 
 
-def _dump_builtin(value: object, cls: type) -> Materialized | None:
+def _dump_builtin(value: object, cls: type, folder: str | None) -> Materialized | None:
     if cls is bytes:
         return _raw.dump(value)  # type: ignore[arg-type]
     if cls is list or cls is dict:
         data = _json.dumps(value)
         return None if data is None else Materialized(data, _json.NAME, cls.__name__, None, {})
-    dump = _BY_PACKAGE.get(cls.__module__.partition(".")[0])
+    package = cls.__module__.partition(".")[0]
+    table = _TABLES.get(package)
+    if table is not None:
+        return table(value, folder)
+    dump = _BY_PACKAGE.get(package)
     return None if dump is None else dump(value)
 
 

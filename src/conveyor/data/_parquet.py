@@ -3,13 +3,17 @@ Series, pyarrow Table. Each loads back as the library it came from.
 
 pandas, polars and pyarrow are imported inside the functions, and only once a value of theirs
 has been seen: polars is optional, and none of them may load with ``import conveyor.data``.
-Equal tables give equal bytes, because content addressing stores equal bytes once.
+Equal tables give equal bytes, because content addressing stores equal bytes once, whether
+they were written to memory or, for a large table given a folder, straight to a file.
 """
 
 from __future__ import annotations
 
+import contextlib
 import io
-from collections.abc import Mapping
+import os
+import tempfile
+from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, Final, cast
 
 from conveyor.core._errors import StoreError
@@ -22,12 +26,15 @@ if TYPE_CHECKING:
 
 NAME = "parquet"
 _COMPRESSION: Final = "zstd"
+# A table at least this large in memory is written to a file when the caller gives a folder.
+# Below it, a file's creation and rename cost more than the copies they save.
+FILE_BYTES: Final = 1 << 20
 
 # A Series name goes into meta, so it must survive a JSON round trip unchanged.
 _JSON_SCALARS = (str, int, float, bool, type(None))
 
 
-def dump_pandas(value: object) -> Materialized | None:
+def dump_pandas(value: object, folder: str | None = None) -> Materialized | None:
     """A pandas DataFrame or Series as Parquet; None for other pandas types."""
     import pandas as pd
 
@@ -58,12 +65,12 @@ def dump_pandas(value: object) -> Materialized | None:
         table = pa.Table.from_pandas(frame, preserve_index=None)
     except (pa.ArrowException, ValueError, TypeError) as exc:
         raise Unsupported(f"Parquet cannot store it: {exc}") from exc
-    data = _write_arrow(table)
-    _add_profile(meta, table)
-    return Materialized(data, NAME, type_name, len(frame), meta)
+    with _written(folder, table.nbytes, lambda path: _write_arrow(table, path)) as (data, file):
+        _add_profile(meta, table)
+        return Materialized(data, NAME, type_name, len(frame), meta, file)
 
 
-def dump_polars(value: object) -> Materialized | None:
+def dump_polars(value: object, folder: str | None = None) -> Materialized | None:
     """A polars DataFrame or Series as Parquet; None for other polars types (LazyFrame …)."""
     import polars as pl
 
@@ -76,36 +83,45 @@ def dump_polars(value: object) -> Materialized | None:
         type_name = "polars.Series"
     else:
         return None
-    buffer = io.BytesIO()
-    try:
-        frame.write_parquet(buffer, compression=_COMPRESSION)
-    except pl.exceptions.PolarsError as exc:  # e.g. a column of dtype Object
-        raise Unsupported(f"Parquet cannot store it: {exc}") from exc
-    meta: dict[str, object] = {
-        "columns": list(frame.columns),
-        "dtypes": {name: str(dtype) for name, dtype in frame.schema.items()},
-    }
-    _add_profile(meta, frame)
-    return Materialized(buffer.getvalue(), NAME, type_name, frame.height, meta)
+
+    def write(path: str | None) -> bytes:
+        sink = io.BytesIO() if path is None else path
+        try:
+            frame.write_parquet(sink, compression=_COMPRESSION)
+        except pl.exceptions.PolarsError as exc:  # e.g. a column of dtype Object
+            raise Unsupported(f"Parquet cannot store it: {exc}") from exc
+        return b"" if isinstance(sink, str) else sink.getvalue()
+
+    with _written(folder, int(frame.estimated_size()), write) as (data, file):
+        meta: dict[str, object] = {
+            "columns": list(frame.columns),
+            "dtypes": {name: str(dtype) for name, dtype in frame.schema.items()},
+        }
+        _add_profile(meta, frame)
+        return Materialized(data, NAME, type_name, frame.height, meta, file)
 
 
-def dump_arrow(value: object) -> Materialized | None:
+def dump_arrow(value: object, folder: str | None = None) -> Materialized | None:
     """A pyarrow Table as Parquet; None for other pyarrow types."""
     import pyarrow as pa
 
     if type(value) is not pa.Table:
         return None
     table = cast("pa.Table", value)
-    try:
-        data = _write_arrow(table)
-    except pa.ArrowException as exc:
-        raise Unsupported(f"Parquet cannot store it: {exc}") from exc
-    meta: dict[str, object] = {
-        "columns": list(table.column_names),
-        "dtypes": {field.name: str(field.type) for field in table.schema},
-    }
-    _add_profile(meta, table)
-    return Materialized(data, NAME, "pyarrow.Table", table.num_rows, meta)
+
+    def write(path: str | None) -> bytes:
+        try:
+            return _write_arrow(table, path)
+        except pa.ArrowException as exc:
+            raise Unsupported(f"Parquet cannot store it: {exc}") from exc
+
+    with _written(folder, table.nbytes, write) as (data, file):
+        meta: dict[str, object] = {
+            "columns": list(table.column_names),
+            "dtypes": {field.name: str(field.type) for field in table.schema},
+        }
+        _add_profile(meta, table)
+        return Materialized(data, NAME, "pyarrow.Table", table.num_rows, meta, file)
 
 
 def load(type_name: str, data: bytes, meta: Mapping[str, object]) -> object:
@@ -145,15 +161,36 @@ def _add_profile(meta: dict[str, object], table: object) -> None:
         meta["profile_error"] = f"{type(exc).__name__}: {exc}"[:300]
 
 
-def _write_arrow(table: pa.Table) -> bytes:
+@contextlib.contextmanager
+def _written(
+    folder: str | None, size: int, write: Callable[[str | None], bytes]
+) -> Iterator[tuple[bytes, str | None]]:
+    """The table's bytes (``write(None)``), or the file in ``folder`` holding them when the
+    table is large (``write(path)``; the file is removed if the body fails)."""
+    if folder is None or size < FILE_BYTES:
+        yield write(None), None
+        return
+    os.makedirs(folder, exist_ok=True)
+    fd, path = tempfile.mkstemp(suffix=".parquet", dir=folder)
+    os.close(fd)
+    try:
+        write(path)
+        yield b"", path
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+        raise
+
+
+def _write_arrow(table: pa.Table, path: str | None) -> bytes:
+    """The table's Parquet bytes, or b"" once they are written to ``path``."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    sink = pa.BufferOutputStream()
+    sink = pa.BufferOutputStream() if path is None else path
     # The file holds no write time, so equal tables give equal bytes.
     pq.write_table(table, sink, compression=_COMPRESSION)
-    data: bytes = sink.getvalue().to_pybytes()
-    return data
+    return b"" if isinstance(sink, str) else sink.getvalue().to_pybytes()
 
 
 def _restore_freq(frame: pd.DataFrame, meta: Mapping[str, object]) -> pd.DataFrame:

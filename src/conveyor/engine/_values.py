@@ -12,11 +12,12 @@ from __future__ import annotations
 import functools
 import os
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 from conveyor.core import Settings, content_address, load_settings
-from conveyor.core._errors import ArtifactCorrupted
+from conveyor.core._errors import ArtifactCorrupted, StoreError
 from conveyor.data import Dataset, Materialized, load, materialize
 from conveyor.data._dataset import NAME as DATASET
 from conveyor.data._dataset import persist
@@ -24,6 +25,7 @@ from conveyor.store import (
     ArtifactRecord,
     ArtifactStore,
     EncryptedArtifactStore,
+    FsspecArtifactStore,
     open_artifact_store,
 )
 
@@ -41,20 +43,44 @@ class ValueStore:
         # whatever the limit a caller (or an older worker's task) passed
         self.is_encrypted = isinstance(artifacts, EncryptedArtifactStore)
         self.inline_limit = 0 if self.is_encrypted else inline_limit
+        # A large table is written where the store can take the file by a rename: no copy of
+        # its bytes in memory. Only a local, unencrypted store has such a place.
+        self._files = artifacts if isinstance(artifacts, FsspecArtifactStore) else None
+        self._staging = self._files.staging_folder() if self._files is not None else None
 
     def save(self, value: object, *, as_file: bool = False) -> ArtifactRecord:
         if type(value) is Dataset:
             value = persist(value, self.artifacts)  # rows that exist only now become parts
-        return self.save_materialized(materialize(value), as_file=as_file)
+        return self.save_materialized(materialize(value, folder=self._staging), as_file=as_file)
 
     def save_materialized(self, item: Materialized, *, as_file: bool = False) -> ArtifactRecord:
         """``as_file`` writes a file even for a small value: for values read back by address
-        alone, with no record at hand."""
+        alone, with no record at hand. An item in a file (``item.file``) is consumed."""
+        if item.file is not None:
+            return self._save_file(item, item.file, as_file=as_file)
         size = len(item.data)
         if not as_file and size <= self.inline_limit:
             address, inline = content_address(item.data), item.data
         else:
             address, inline = self.artifacts.put(item.data), None
+        return self._record(item, address, size, inline)
+
+    def _save_file(self, item: Materialized, path: str, *, as_file: bool) -> ArtifactRecord:
+        files = self._files
+        try:
+            size = os.path.getsize(path)
+            if files is None or (not as_file and size <= self.inline_limit):
+                with open(path, "rb") as f:
+                    data = f.read()
+                os.unlink(path)
+                return self.save_materialized(replace(item, data=data, file=None), as_file=as_file)
+        except OSError as exc:
+            raise StoreError(f"could not read a stored output back from {path}: {exc}") from exc
+        return self._record(item, files.put_file(path), size, None)
+
+    def _record(
+        self, item: Materialized, address: str, size: int, inline: bytes | None
+    ) -> ArtifactRecord:
         return ArtifactRecord(
             id=address,
             materializer=item.materializer,

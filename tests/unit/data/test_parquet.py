@@ -194,3 +194,49 @@ def test_bytes_that_are_not_parquet_are_a_store_error() -> None:
     with pytest.raises(StoreError, match="stored as parquet") as caught:
         load("parquet", "pandas.DataFrame", b"not parquet", {})
     assert caught.value.details["materializer"] == "parquet"
+
+
+# -- large tables written straight to a file ---------------------------------------------------
+
+
+def _large_tables() -> list[object]:
+    pl = pytest.importorskip("polars")
+    rows = 200_000  # 3.2 MB of float64 and int64: past FILE_BYTES
+    frame = pd.DataFrame({"x": np.arange(rows) * 0.5, "i": np.arange(rows)})
+    return [frame, pl.from_pandas(frame), pa.Table.from_pandas(frame, preserve_index=False)]
+
+
+@pytest.mark.parametrize("kind", ["pandas", "polars", "arrow"])
+def test_a_large_table_given_a_folder_is_written_to_a_file_with_the_same_bytes(
+    kind: str, tmp_path: Any
+) -> None:
+    table = _large_tables()[["pandas", "polars", "arrow"].index(kind)]
+    in_memory = materialize(table)
+    in_file = materialize(table, folder=str(tmp_path / "staging"))
+    assert in_memory.file is None and in_memory.data
+    assert in_file.file is not None and in_file.data == b""
+    with open(in_file.file, "rb") as f:
+        assert f.read() == in_memory.data  # equal tables, equal bytes, wherever written
+    assert in_file.meta == in_memory.meta  # the profile and schema are the same too
+    assert (in_file.materializer, in_file.type_name, in_file.rows) == (
+        in_memory.materializer,
+        in_memory.type_name,
+        in_memory.rows,
+    )
+
+
+def test_a_small_table_given_a_folder_stays_in_memory(tmp_path: Any) -> None:
+    stored = materialize(sample_frame(), folder=str(tmp_path))
+    assert stored.file is None and stored.data
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_large_table_parquet_cannot_store_leaves_no_file_behind(tmp_path: Any) -> None:
+    pl = pytest.importorskip("polars")
+    frame = pl.DataFrame(
+        {"x": np.arange(200_000) * 0.5, "o": pl.Series([1] * 200_000, dtype=pl.Object)}
+    )
+    assert frame.estimated_size() >= 1 << 20
+    with pytest.raises(ConveyorError, match=r"Parquet cannot store it"):
+        materialize(frame, folder=str(tmp_path))
+    assert list(tmp_path.iterdir()) == []
