@@ -386,5 +386,5 @@ def test_a_file_on_another_file_system_is_copied(
 def test_put_file_of_a_missing_file_names_it(tmp_path: Path) -> None:
     store = _file_store("local", tmp_path)
     missing = tmp_path / "artifacts" / "staging" / "gone.parquet"
-    with pytest.raises(StoreError, match="gone.parquet"):
+    with pytest.raises(StoreError, match=r"gone\.parquet"):
         store.put_file(str(missing))

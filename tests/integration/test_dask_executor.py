@@ -468,3 +468,29 @@ def test_the_cli_runs_on_a_scheduler_by_address_and_leaves_no_client_behind(
         shown = invoke(cli, "runs", "show", re.findall(r"run-[0-9a-f]+", ran.output)[0])
         assert re.search(r"numbers\s+1\s+tcp://127\.0\.0\.1:\d+\s+succeeded", shown.output)
         assert watcher.run_on_scheduler(_clients) == before  # the CLI closed what it joined with
+
+
+# -- a core of its own for each worker ---------------------------------------------------------
+
+
+def _splits_in_two() -> bool:
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 0
+    return cores >= 2 and cores % 2 == 0
+
+
+@pytest.mark.skipif(not _splits_in_two(), reason="the allowed cores do not split between two")
+def test_the_workers_of_a_local_cluster_filling_the_machine_run_on_their_own_cores(
+    settings: Settings, tmp_path: Path
+) -> None:
+    from tests.integration._cores_cases import (
+        assert_pinned_apart,
+        cores_by_worker,
+        rows,
+        where_partitions_run,
+    )
+
+    with DaskExecutor(workers=2) as local:
+        run = where_partitions_run.run(
+            settings=settings, executor=local, path=rows(tmp_path / "a.csv")
+        )
+    assert_pinned_apart(cores_by_worker(run), 2)

@@ -161,3 +161,49 @@ def test_a_pipeline_file_named_like_a_module_already_loaded_runs_in_worker_proce
     for pipe in (first, second):
         run = pipe.run(executor="processes", workers=2, no_cache=True, settings=settings, n=5)
         assert run.status == "succeeded", [s.error for s in run.failed_steps]
+
+
+# -- a core of its own for each worker ---------------------------------------------------------
+
+
+def _splits_in_two() -> bool:
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 0
+    return cores >= 2 and cores % 2 == 0
+
+
+@pytest.mark.skipif(not _splits_in_two(), reason="the allowed cores do not split between two")
+def test_two_workers_filling_the_machine_each_run_on_their_own_cores(
+    tmp_path: Path, settings: Settings
+) -> None:
+    from conveyor.engine.executors import ProcessExecutor
+    from tests.integration._cores_cases import (
+        assert_pinned_apart,
+        cores_by_worker,
+        rows,
+        where_partitions_run,
+    )
+
+    path = rows(tmp_path / "a.csv")
+    executor = ProcessExecutor(2)
+    try:
+        pinned = cores_by_worker(
+            where_partitions_run.run(settings=settings, executor=executor, path=path)
+        )
+    finally:
+        executor.shutdown()
+    assert_pinned_apart(pinned, 2)
+    free = ProcessExecutor(2, pin=False)
+    try:
+        unpinned = cores_by_worker(
+            where_partitions_run.run(settings=settings, executor=free, path=path, no_cache=True)
+        )
+    finally:
+        free.shutdown()
+    assert all(cores == os.sched_getaffinity(0) for cores in unpinned.values())
+
+
+def test_a_lone_worker_may_use_every_core(tmp_path: Path, settings: Settings) -> None:
+    from tests.integration._cores_cases import cores_by_worker, rows, where_partitions_run
+
+    run = where_partitions_run.run(settings=settings, workers=1, path=rows(tmp_path / "a.csv"))
+    assert all(cores == os.sched_getaffinity(0) for cores in cores_by_worker(run).values())

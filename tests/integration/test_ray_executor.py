@@ -561,3 +561,33 @@ def test_ray_shut_down_under_a_run_fails_the_run_and_every_later_attempt(
     assert failed.error is not None and "lost the Ray cluster" in failed.error
     with pytest.raises(ExecutorLost, match="lost the Ray cluster"):
         executor.submit(task_of(increment, 1, settings=settings)).result()
+
+
+# -- a core of its own for each worker ---------------------------------------------------------
+
+
+def _splits_in_two() -> bool:
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 0
+    return cores >= 2 and cores % 2 == 0
+
+
+@pytest.mark.skipif(not _splits_in_two(), reason="the allowed cores do not split between two")
+def test_the_workers_of_a_local_instance_filling_the_machine_run_on_their_own_cores(
+    ray_instance: RayExecutor, settings: Settings, tmp_path: Path
+) -> None:
+    from tests.integration._cores_cases import (
+        assert_pinned_apart,
+        cores_by_worker,
+        rows,
+        where_partitions_run,
+    )
+
+    run = where_partitions_run.run(
+        settings=settings, executor=ray_instance, path=rows(tmp_path / "a.csv")
+    )
+    # Ray may start a worker process beyond its CPUs (one that finds every group held, and
+    # runs where it may); those that claimed a group share no core.
+    by_worker = cores_by_worker(run)
+    pinned = {pid: cores for pid, cores in by_worker.items() if cores != os.sched_getaffinity(0)}
+    assert pinned
+    assert_pinned_apart(pinned, 2)

@@ -13,7 +13,9 @@ import functools
 import hashlib
 import math
 import os
+import shutil
 import sys
+import tempfile
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from multiprocessing.context import SpawnContext, SpawnProcess
@@ -23,6 +25,7 @@ from conveyor.core._errors import InsufficientResources
 from conveyor.core._resources import Capacity, unplaceable
 from conveyor.engine._attempt import Outcome, Task, execute
 from conveyor.engine._values import ValueStore
+from conveyor.engine.executors._cores import claim_cores, core_groups
 from conveyor.engine.executors._environ import environ_lock
 
 
@@ -170,16 +173,26 @@ class ProcessExecutor:
     one gets ``cores / workers`` threads (at least one) for the libraries a step uses, unless
     the environment sets THREAD_VARIABLES: the workers keep every core busy already, and a
     library's threads in each worker would only wait for each other (measured: a tenth more
-    CPU time for the same partitions, with polars' default of a thread per core).
+    CPU time for the same partitions, with polars' default of a thread per core). When the
+    workers split the cores evenly, each is pinned to its share of them (``pin=False`` leaves
+    them to the scheduler; see ``_cores``).
     """
 
     in_process = False
     local = True
 
-    def __init__(self, workers: int | None = None) -> None:
+    def __init__(self, workers: int | None = None, *, pin: bool = True) -> None:
         self.workers = workers or (os.cpu_count() or 1)
         self._context = _WorkerContext()
-        self._pool = ProcessPoolExecutor(self.workers, mp_context=self._context)
+        groups = core_groups(self.workers) if pin else None
+        self._claims: str | None = None
+        initializer = None
+        if groups:
+            self._claims = tempfile.mkdtemp(prefix="conveyor-cores-")
+            initializer = functools.partial(claim_cores, groups, self._claims)
+        self._pool = ProcessPoolExecutor(
+            self.workers, mp_context=self._context, initializer=initializer
+        )
         self._threads = max(1, (os.cpu_count() or 1) // self.workers)
         self._started = False
         self._used = False  # an attempt was submitted, not only warm-ups
@@ -210,6 +223,8 @@ class ProcessExecutor:
 
     def shutdown(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
+        if self._claims is not None:  # the workers' locks end with them
+            shutil.rmtree(self._claims, ignore_errors=True)
         if not self._used:
             # Started ahead of work that never came (every partition was cached): the workers
             # are still importing, and the interpreter's exit would wait for them.

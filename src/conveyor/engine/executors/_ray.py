@@ -37,6 +37,7 @@ from conveyor.core._errors import (
 from conveyor.core._resources import Capacity, unplaceable
 from conveyor.engine._attempt import Outcome, Task
 from conveyor.engine._values import ValueStore
+from conveyor.engine.executors._cores import core_groups
 from conveyor.engine.executors._environ import Changes, changes_noted, restore
 from conveyor.engine.executors._local import TaskPickler
 from conveyor.engine.executors._ray_cluster import (
@@ -78,7 +79,8 @@ class RayExecutor:
     (s3://, or a folder they all mount at the same path) and import the modules the steps
     are defined in (when every node is this machine, a worker also gets this process'
     ``sys.path``, as a worker process would). ``init_options`` go to ``ray.init``, over the
-    defaults above.
+    defaults above. The workers of an instance started here that split the machine's cores
+    evenly each claim their own share with their first attempt (``pin=False``: they don't).
 
     Each attempt is a task that Ray never retries, holding one CPU or the step's
     ``cv.Resources`` (``num_cpus``, ``memory``, ``num_gpus``): a worker that dies running it
@@ -92,7 +94,12 @@ class RayExecutor:
     in_process = False
 
     def __init__(
-        self, address: str | None = None, *, workers: int | None = None, **init_options: Any
+        self,
+        address: str | None = None,
+        *,
+        workers: int | None = None,
+        pin: bool = True,
+        **init_options: Any,
     ) -> None:
         ray = import_ray()
         if address == "local":
@@ -101,6 +108,7 @@ class RayExecutor:
         self.local = False  # True: Ray was started here, on this machine, and stops with us
         self._owned = False  # ray.init was called here
         self._temp_dir: str | None = None
+        self._cores: tuple[tuple[frozenset[int], ...], str] | None = None
         if address is not None:
             check_reachable(address)
         changes: Changes = {}  # what ray.init wrote into this process' environment
@@ -108,7 +116,7 @@ class RayExecutor:
             check_same_cluster(ray, address)
         elif address is None:
             with changes_noted() as changes:
-                self._start(ray, workers, init_options)
+                self._start(ray, workers, init_options, pin=pin)
         else:
             with changes_noted() as changes:
                 join(ray, address, init_options)
@@ -188,7 +196,9 @@ class RayExecutor:
 
     # -- starting ------------------------------------------------------------------------------
 
-    def _start(self, ray: Any, workers: int | None, init_options: Mapping[str, Any]) -> None:
+    def _start(
+        self, ray: Any, workers: int | None, init_options: Mapping[str, Any], *, pin: bool
+    ) -> None:
         options: dict[str, Any] = {
             "address": "local",  # a new instance, not one found through RAY_ADDRESS
             "num_cpus": workers or os.cpu_count() or 1,
@@ -213,6 +223,11 @@ class RayExecutor:
                 ) from exc
             raise ExecutorLost(f"could not start a local Ray instance: {one_line(exc)}") from exc
         self.local = self._owned = True
+        groups = core_groups(int(options["num_cpus"])) if pin else None
+        if groups and self._temp_dir is not None:  # the claims go when the instance does
+            claims = os.path.join(self._temp_dir, "cores")
+            os.makedirs(claims, exist_ok=True)
+            self._cores = (groups, claims)
 
     # -- submitting ----------------------------------------------------------------------------
 
@@ -240,7 +255,7 @@ class RayExecutor:
             _settle(result, failed)
             return
         ref = self._remote(task.resources).remote(
-            self._function(function), payload, task.step, self._driver_paths()
+            self._function(function), payload, task.step, self._driver_paths(), self._cores
         )
         self._follow(ref, result, f"step {task.step!r}", task.step)
 

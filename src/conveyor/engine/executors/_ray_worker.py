@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from conveyor.engine._attempt import Outcome
+from conveyor.engine.executors._cores import claim_cores
 from conveyor.engine.executors._local import execute_pickled, warm_up
 from conveyor.engine.executors._ray_cluster import import_ray
 
@@ -19,14 +20,22 @@ T = TypeVar("T")
 
 
 def attempt_on_worker(
-    function: bytes, payload: bytes, step: str, paths: Sequence[str] = ()
+    function: bytes,
+    payload: bytes,
+    step: str,
+    paths: Sequence[str] = (),
+    cores: tuple[Sequence[frozenset[int]], str] | None = None,
 ) -> Outcome:
     """One attempt in a Ray worker, which names itself by its node's address and its pid.
 
     ``paths``: the driver's ``sys.path`` when Ray runs on its machine, so that a worker finds
     the modules a pipeline file imports from its own folder, as a worker process would.
+    ``cores``: the core groups of a local instance and the folder of their claims: the worker
+    takes a free group the first time (see ``_cores``).
     """
     sys.path.extend(p for p in dict.fromkeys(paths) if p not in sys.path)
+    if cores is not None:
+        claim_cores(*cores)
     try:
         outcome = execute_pickled(function, payload)
     except Exception as exc:  # the task cannot be read here: its module is missing, say
