@@ -21,6 +21,12 @@ def where_partitions_run(path: str) -> None:
     cv.map(cores_of_worker, cv.read_csv(path), partitions=8)
 
 
+def splits_in_two() -> bool:
+    """Whether this process's allowed cores split evenly between two workers."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 0
+    return cores >= 2 and cores % 2 == 0
+
+
 def rows(path: Path) -> str:
     path.write_text("a\n" + "".join(f"{i}\n" for i in range(64)))
     return str(path)

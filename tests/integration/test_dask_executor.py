@@ -42,6 +42,7 @@ from tests.integration._cluster_cases import (
     trial_pid,
     wait_for,
 )
+from tests.integration._cores_cases import splits_in_two
 
 pytestmark = pytest.mark.slow
 
@@ -473,12 +474,7 @@ def test_the_cli_runs_on_a_scheduler_by_address_and_leaves_no_client_behind(
 # -- a core of its own for each worker ---------------------------------------------------------
 
 
-def _splits_in_two() -> bool:
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 0
-    return cores >= 2 and cores % 2 == 0
-
-
-@pytest.mark.skipif(not _splits_in_two(), reason="the allowed cores do not split between two")
+@pytest.mark.skipif(not splits_in_two(), reason="the allowed cores do not split between two")
 def test_the_workers_of_a_local_cluster_filling_the_machine_run_on_their_own_cores(
     settings: Settings, tmp_path: Path
 ) -> None:

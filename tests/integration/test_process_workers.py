@@ -17,6 +17,7 @@ import conveyor as cv
 from conveyor.core._settings import Settings
 from conveyor.engine.executors._local import THREAD_VARIABLES
 from conveyor.testing import settings_for
+from tests.integration._cores_cases import splits_in_two
 
 pytestmark = pytest.mark.slow
 
@@ -166,12 +167,7 @@ def test_a_pipeline_file_named_like_a_module_already_loaded_runs_in_worker_proce
 # -- a core of its own for each worker ---------------------------------------------------------
 
 
-def _splits_in_two() -> bool:
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 0
-    return cores >= 2 and cores % 2 == 0
-
-
-@pytest.mark.skipif(not _splits_in_two(), reason="the allowed cores do not split between two")
+@pytest.mark.skipif(not splits_in_two(), reason="the allowed cores do not split between two")
 def test_two_workers_filling_the_machine_each_run_on_their_own_cores(
     tmp_path: Path, settings: Settings
 ) -> None:

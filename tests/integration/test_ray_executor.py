@@ -48,6 +48,7 @@ from tests.integration._cluster_cases import (
     wait_for,
     write_atomically,
 )
+from tests.integration._cores_cases import splits_in_two
 
 pytestmark = pytest.mark.slow
 
@@ -566,12 +567,7 @@ def test_ray_shut_down_under_a_run_fails_the_run_and_every_later_attempt(
 # -- a core of its own for each worker ---------------------------------------------------------
 
 
-def _splits_in_two() -> bool:
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 0
-    return cores >= 2 and cores % 2 == 0
-
-
-@pytest.mark.skipif(not _splits_in_two(), reason="the allowed cores do not split between two")
+@pytest.mark.skipif(not splits_in_two(), reason="the allowed cores do not split between two")
 def test_the_workers_of_a_local_instance_filling_the_machine_run_on_their_own_cores(
     ray_instance: RayExecutor, settings: Settings, tmp_path: Path
 ) -> None:
