@@ -11,8 +11,9 @@ local instance with that many CPUs); each worker gets one core (POLARS_MAX_THREA
 BLAS variables are 1 unless set), and with 2 workers each is pinned to its own core, as every
 executor does by default when its workers split the cores evenly. Clusters are started, and
 their workers warmed up (``executor.start()``, as a run does), before the clock starts; every
-run executes every step (``no_cache``). Rounds alternate the executors and the worker counts; medians are reported:
-one run of the same job varies by ±10% with this machine's speed, so 5 rounds by default.
+run executes every step (``no_cache``). Rounds alternate the executors and the worker
+counts; medians are reported: one run of the same job varies by ±10% with this machine's
+speed, so 5 rounds by default.
 Floor: 2 workers at least 1.7× faster than 1, for each executor.
 
 Overhead: Dask's own round trip for a trivial task (``client.submit(f).result()``) beside
