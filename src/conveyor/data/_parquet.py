@@ -10,6 +10,7 @@ they were written to memory or, for a large table given a folder, straight to a 
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import os
 import tempfile
@@ -65,7 +66,8 @@ def dump_pandas(value: object, folder: str | None = None) -> Materialized | None
         table = pa.Table.from_pandas(frame, preserve_index=None)
     except (pa.ArrowException, ValueError, TypeError) as exc:
         raise Unsupported(f"Parquet cannot store it: {exc}") from exc
-    with _written(folder, table.nbytes, lambda path: _write_arrow(table, path)) as (data, file):
+    write = functools.partial(_write_arrow, table)
+    with _written(folder, lambda: table.nbytes, write) as (data, file):
         _add_profile(meta, table)
         return Materialized(data, NAME, type_name, len(frame), meta, file)
 
@@ -92,7 +94,7 @@ def dump_polars(value: object, folder: str | None = None) -> Materialized | None
             raise Unsupported(f"Parquet cannot store it: {exc}") from exc
         return b"" if isinstance(sink, str) else sink.getvalue()
 
-    with _written(folder, int(frame.estimated_size()), write) as (data, file):
+    with _written(folder, lambda: int(frame.estimated_size()), write) as (data, file):
         meta: dict[str, object] = {
             "columns": list(frame.columns),
             "dtypes": {name: str(dtype) for name, dtype in frame.schema.items()},
@@ -115,7 +117,7 @@ def dump_arrow(value: object, folder: str | None = None) -> Materialized | None:
         except pa.ArrowException as exc:
             raise Unsupported(f"Parquet cannot store it: {exc}") from exc
 
-    with _written(folder, table.nbytes, write) as (data, file):
+    with _written(folder, lambda: table.nbytes, write) as (data, file):
         meta: dict[str, object] = {
             "columns": list(table.column_names),
             "dtypes": {field.name: str(field.type) for field in table.schema},
@@ -163,11 +165,12 @@ def _add_profile(meta: dict[str, object], table: object) -> None:
 
 @contextlib.contextmanager
 def _written(
-    folder: str | None, size: int, write: Callable[[str | None], bytes]
+    folder: str | None, size: Callable[[], int], write: Callable[[str | None], bytes]
 ) -> Iterator[tuple[bytes, str | None]]:
     """The table's bytes (``write(None)``), or the file in ``folder`` holding them when the
-    table is large (``write(path)``; the file is removed if the body fails)."""
-    if folder is None or size < FILE_BYTES:
+    table is large (``write(path)``; the file is removed if the body fails). ``size``, the
+    table's size in memory, is only asked for when there is a folder."""
+    if folder is None or size() < FILE_BYTES:
         yield write(None), None
         return
     os.makedirs(folder, exist_ok=True)

@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
+import tempfile
 from collections.abc import Sequence
-from typing import Final
+from typing import Final, NamedTuple
 
 # The claims of this process: kept open, the locks last as long as the process.
 _held: list[int] = []
@@ -32,6 +34,32 @@ def core_groups(workers: int) -> tuple[frozenset[int], ...] | None:
         return None
     size = len(cores) // workers
     return tuple(frozenset(cores[i * size : (i + 1) * size]) for i in range(workers))
+
+
+class Claims(NamedTuple):
+    """A pool's core groups and the folder of the files its workers lock to claim them."""
+
+    groups: tuple[frozenset[int], ...]
+    folder: str
+
+
+def new_claims(workers: int, folder: str | None = None) -> Claims | None:
+    """The claims of a pool of ``workers`` (in ``folder``, else a new temporary one); None
+    when the workers do not split the cores evenly (see ``core_groups``)."""
+    groups = core_groups(workers)
+    if groups is None:
+        return None
+    if folder is None:
+        folder = tempfile.mkdtemp(prefix="conveyor-cores-")
+    else:
+        os.makedirs(folder, exist_ok=True)
+    return Claims(groups, folder)
+
+
+def drop_claims(claims: Claims | None) -> None:
+    """Remove the claims' folder once the pool is shut down; its workers' locks end with them."""
+    if claims is not None:
+        shutil.rmtree(claims.folder, ignore_errors=True)
 
 
 def claim_cores(groups: Sequence[frozenset[int]], folder: str) -> frozenset[int] | None:

@@ -15,8 +15,6 @@ import contextlib
 import dataclasses
 import logging
 import os
-import shutil
-import tempfile
 import threading
 import time
 import uuid
@@ -37,7 +35,7 @@ from conveyor.core._errors import (
 from conveyor.core._resources import Capacity, unplaceable
 from conveyor.engine._attempt import Outcome, Task
 from conveyor.engine._values import ValueStore
-from conveyor.engine.executors._cores import claim_cores, core_groups
+from conveyor.engine.executors._cores import Claims, claim_cores, drop_claims, new_claims
 from conveyor.engine.executors._environ import Changes, changes_noted, restore
 from conveyor.engine.executors._local import TaskPickler, execute_pickled, warm_up
 
@@ -101,7 +99,8 @@ class DaskExecutor:
         workers: local: how many worker processes; with an address: the most attempts at once.
         connect_timeout: seconds to wait for the scheduler before giving up.
         pin: local cluster whose workers split the machine's cores evenly: each worker claims
-            its own share of them when a run starts (see ``_cores``); False leaves them free.
+            its own share of them as the executor starts (see ``_cores``); False leaves them
+            free.
         **cluster_options: more ``distributed.LocalCluster`` options (local cluster only).
 
     Raises:
@@ -138,13 +137,11 @@ class DaskExecutor:
         self.local = address is None
         self._cluster: Any = None
         self._leaked: Changes = {}  # what the nanny wrote into this process' environment
-        self._cores: tuple[tuple[frozenset[int], ...], str] | None = None
+        self._cores: Claims | None = None
         if address is None:
             self._cluster, self._leaked = _start_cluster(workers, cluster_options)
             address = str(self._cluster.scheduler_address)
-            groups = core_groups(len(self._cluster.workers)) if pin else None
-            if groups:
-                self._cores = (groups, tempfile.mkdtemp(prefix="conveyor-cores-"))
+            self._cores = new_claims(len(self._cluster.workers)) if pin else None
             workers = None  # the cluster's threads, which ``workers`` already sized
         self.address = address
         self._cap = workers
@@ -178,6 +175,9 @@ class DaskExecutor:
         self.workers = 1
         with contextlib.suppress(Exception):  # a scheduler lost this early fails the submits
             self._refresh()
+        if self._cores is not None:  # one round trip, before any attempt, whatever the run
+            with contextlib.suppress(Exception):  # unpinned workers still run attempts
+                self._client.run(claim_cores, *self._cores)
 
     # -- the Executor protocol -------------------------------------------------------------
 
@@ -190,9 +190,6 @@ class DaskExecutor:
         if self._started or self._closed:
             return
         self._started = True
-        if self._cores is not None:  # a round trip, before any attempt and any import
-            with contextlib.suppress(Exception):  # unpinned workers still run attempts
-                self._client.run(claim_cores, *self._cores)
         # the call waits for every worker's answer (half a second): a thread of its own
         threading.Thread(target=self._warm_up, name="conveyor-dask-warm-up", daemon=True).start()
 
@@ -362,8 +359,7 @@ class DaskExecutor:
         return capacities
 
     def _close_cluster(self) -> None:
-        if self._cores is not None:  # the workers' locks end with them
-            shutil.rmtree(self._cores[1], ignore_errors=True)
+        drop_claims(self._cores)
         if self._cluster is not None:
             with contextlib.suppress(Exception):
                 self._cluster.close(timeout=_CLOSE_TIMEOUT)

@@ -13,9 +13,7 @@ import functools
 import hashlib
 import math
 import os
-import shutil
 import sys
-import tempfile
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from multiprocessing.context import SpawnContext, SpawnProcess
@@ -25,7 +23,7 @@ from conveyor.core._errors import InsufficientResources
 from conveyor.core._resources import Capacity, unplaceable
 from conveyor.engine._attempt import Outcome, Task, execute
 from conveyor.engine._values import ValueStore
-from conveyor.engine.executors._cores import claim_cores, core_groups
+from conveyor.engine.executors._cores import claim_cores, drop_claims, new_claims
 from conveyor.engine.executors._environ import environ_lock
 
 
@@ -184,14 +182,11 @@ class ProcessExecutor:
     def __init__(self, workers: int | None = None, *, pin: bool = True) -> None:
         self.workers = workers or (os.cpu_count() or 1)
         self._context = _WorkerContext()
-        groups = core_groups(self.workers) if pin else None
-        self._claims: str | None = None
-        initializer = None
-        if groups:
-            self._claims = tempfile.mkdtemp(prefix="conveyor-cores-")
-            initializer = functools.partial(claim_cores, groups, self._claims)
+        self._claims = new_claims(self.workers) if pin else None
         self._pool = ProcessPoolExecutor(
-            self.workers, mp_context=self._context, initializer=initializer
+            self.workers,
+            mp_context=self._context,
+            initializer=functools.partial(claim_cores, *self._claims) if self._claims else None,
         )
         self._threads = max(1, (os.cpu_count() or 1) // self.workers)
         self._started = False
@@ -223,8 +218,7 @@ class ProcessExecutor:
 
     def shutdown(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
-        if self._claims is not None:  # the workers' locks end with them
-            shutil.rmtree(self._claims, ignore_errors=True)
+        drop_claims(self._claims)
         if not self._used:
             # Started ahead of work that never came (every partition was cached): the workers
             # are still importing, and the interpreter's exit would wait for them.

@@ -37,7 +37,7 @@ from conveyor.core._errors import (
 from conveyor.core._resources import Capacity, unplaceable
 from conveyor.engine._attempt import Outcome, Task
 from conveyor.engine._values import ValueStore
-from conveyor.engine.executors._cores import core_groups
+from conveyor.engine.executors._cores import Claims, new_claims
 from conveyor.engine.executors._environ import Changes, changes_noted, restore
 from conveyor.engine.executors._local import TaskPickler
 from conveyor.engine.executors._ray_cluster import (
@@ -108,7 +108,7 @@ class RayExecutor:
         self.local = False  # True: Ray was started here, on this machine, and stops with us
         self._owned = False  # ray.init was called here
         self._temp_dir: str | None = None
-        self._cores: tuple[tuple[frozenset[int], ...], str] | None = None
+        self._cores: Claims | None = None
         if address is not None:
             check_reachable(address)
         changes: Changes = {}  # what ray.init wrote into this process' environment
@@ -223,11 +223,10 @@ class RayExecutor:
                 ) from exc
             raise ExecutorLost(f"could not start a local Ray instance: {one_line(exc)}") from exc
         self.local = self._owned = True
-        groups = core_groups(int(options["num_cpus"])) if pin else None
-        if groups and self._temp_dir is not None:  # the claims go when the instance does
-            claims = os.path.join(self._temp_dir, "cores")
-            os.makedirs(claims, exist_ok=True)
-            self._cores = (groups, claims)
+        if pin and self._temp_dir is not None:  # the claims go when the instance does
+            self._cores = new_claims(
+                int(options["num_cpus"]), os.path.join(self._temp_dir, "cores")
+            )
 
     # -- submitting ----------------------------------------------------------------------------
 
