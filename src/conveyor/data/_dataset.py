@@ -21,6 +21,7 @@ from conveyor.core._errors import ConveyorError, DataSourceError
 from conveyor.core._hashing import hash_parts
 from conveyor.data._base import Materialized
 from conveyor.data._files import FilePartition, local_path, replaced_atomically
+from conveyor.data._parquet_write import write_parquet
 from conveyor.data._partitions import (
     TABLE_KINDS,
     ArtifactPartition,
@@ -198,7 +199,6 @@ class Dataset:
         Each file is written under a temporary name and renamed, so a failure leaves no
         half-written part behind. Parts left by an earlier, longer write to the same folder
         are removed, so the folder reads back as these rows."""
-        import pyarrow.parquet as pq
 
         from conveyor.data._readers import read_parquet
 
@@ -210,7 +210,7 @@ class Dataset:
             for i, table in enumerate(self.iter_tables()):
                 target = os.path.join(local, f"part-{i:05d}.parquet")
                 with replaced_atomically(target) as tmp:
-                    pq.write_table(table, tmp, compression="zstd")
+                    write_parquet(table, tmp)
                 written.append(target)
             if written:
                 stale = {os.path.join(local, n) for n in os.listdir(local) if _PART.fullmatch(n)}
@@ -225,7 +225,7 @@ class Dataset:
             for i, table in enumerate(self.iter_tables()):
                 target = f"{base.rstrip('/')}/part-{i:05d}.parquet"
                 with fs.open(target, "wb") as f:  # object stores: one PUT, all or nothing
-                    pq.write_table(table, f, compression="zstd")
+                    write_parquet(table, f)
                 written.append(f"{protocol}://{target}")
             if written:
                 ours = {w.split("://", 1)[1] for w in written}
@@ -334,7 +334,6 @@ def persist(dataset: Dataset, store: ArtifactStore) -> Dataset:
     """The dataset with every partition that exists only now written to ``store`` as a zstd
     Parquet part, one at a time; file and stored partitions are kept as they are."""
     import pyarrow as pa
-    import pyarrow.parquet as pq
 
     parts: list[Partition] = []
     for part in dataset.partitions:
@@ -343,7 +342,7 @@ def persist(dataset: Dataset, store: ArtifactStore) -> Dataset:
             continue
         for table in Dataset([part]).iter_tables():  # streamed sources: a part per chunk
             sink = pa.BufferOutputStream()
-            pq.write_table(table, sink, compression="zstd")
+            write_parquet(table, sink)
             address = store.put(sink.getvalue().to_pybytes())
             parts.append(ArtifactPartition(store, address, table.num_rows))
     return Dataset(parts, splittable=False)

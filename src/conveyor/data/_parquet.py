@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Final, cast
 
 from conveyor.core._errors import StoreError
 from conveyor.data._base import Materialized, Unsupported
+from conveyor.data._parquet_write import write_parquet
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -26,7 +27,6 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
 NAME = "parquet"
-_COMPRESSION: Final = "zstd"
 # A table at least this large in memory is written to a file when the caller gives a folder.
 # Below it, a file's creation and rename cost more than the copies they save.
 FILE_BYTES: Final = 1 << 20
@@ -86,13 +86,17 @@ def dump_polars(value: object, folder: str | None = None) -> Materialized | None
     else:
         return None
 
+    # Arrow would take such a column for the objects' addresses (polars allows no nesting
+    # of them, so the top level is where they can be).
+    if any(dtype.is_object() for dtype in frame.schema.values()):
+        raise Unsupported("Parquet cannot store it: a column holds Python objects (dtype Object)")
+    import pyarrow as pa
+
     def write(path: str | None) -> bytes:
-        sink = io.BytesIO() if path is None else path
-        try:
-            frame.write_parquet(sink, compression=_COMPRESSION)
-        except pl.exceptions.PolarsError as exc:  # e.g. a column of dtype Object
+        try:  # polars' buffers, as Arrow arrays, without a copy
+            return _write_arrow(frame.to_arrow(), path)
+        except (pl.exceptions.PolarsError, pa.ArrowException) as exc:
             raise Unsupported(f"Parquet cannot store it: {exc}") from exc
-        return b"" if isinstance(sink, str) else sink.getvalue()
 
     with _written(folder, lambda: int(frame.estimated_size()), write) as (data, file):
         meta: dict[str, object] = {
@@ -188,11 +192,10 @@ def _written(
 def _write_arrow(table: pa.Table, path: str | None) -> bytes:
     """The table's Parquet bytes, or b"" once they are written to ``path``."""
     import pyarrow as pa
-    import pyarrow.parquet as pq
 
     sink = pa.BufferOutputStream() if path is None else path
     # The file holds no write time, so equal tables give equal bytes.
-    pq.write_table(table, sink, compression=_COMPRESSION)
+    write_parquet(table, sink)
     return b"" if isinstance(sink, str) else sink.getvalue().to_pybytes()
 
 

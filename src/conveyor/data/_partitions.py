@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 
 from conveyor.core._errors import ConveyorError, DataSourceError
 from conveyor.core._hashing import hash_parts
+from conveyor.data._parquet_write import write_parquet
 
 if TYPE_CHECKING:
     import polars as pl
@@ -187,10 +188,9 @@ class TablePartition:
 
     def fingerprint(self) -> str:
         import pyarrow as pa
-        import pyarrow.parquet as pq
 
         sink = pa.BufferOutputStream()
-        pq.write_table(self.table, sink, compression="zstd")
+        write_parquet(self.table, sink)
         return hash_parts(["table", sink.getvalue().to_pybytes().hex()])
 
     def read(self) -> pa.Table:

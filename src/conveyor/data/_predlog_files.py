@@ -26,6 +26,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from conveyor.core._errors import ConveyorError
+from conveyor.data._parquet_write import write_parquet
 from conveyor.store import Folder
 
 # The columns every prediction row has before its features, and those after them: the
@@ -70,7 +71,7 @@ def _process_token() -> tuple[int, str]:
 
 def parquet_bytes(table: pa.Table) -> bytes:
     sink = pa.BufferOutputStream()
-    pq.write_table(table, sink, compression="zstd")
+    write_parquet(table, sink)
     data: bytes = sink.getvalue().to_pybytes()
     return data
 
