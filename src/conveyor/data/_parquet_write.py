@@ -7,7 +7,9 @@ numeric or temporal column is looked at first. One that repeats its values often
 values fewer than half its rows, the dictionary within its size limit) keeps the dictionary,
 which is then the smallest encoding. Another is written without one: floats split into their
 bytes' streams (BYTE_STREAM_SPLIT, where zstd finds the repeated sign and exponent bytes
-quickly), other numbers plain. Strings, booleans and nested columns keep the dictionary.
+quickly), integers and times as bit-packed differences (DELTA_BINARY_PACKED: an ascending id
+or timestamp shrinks to almost nothing, and even random integers leave zstd less to do).
+Strings, booleans and nested columns keep the dictionary.
 
 The number of distinct values is estimated, not counted: a value is sampled when a hash of its
 bits falls in the top 1/64 of the hashes' range, so every copy of a sampled value is sampled
@@ -41,40 +43,42 @@ def write_parquet(table: pa.Table, where: str | BinaryIO | pa.NativeFile) -> Non
     """Write ``table`` to ``where`` (a path or a writable file) as zstd Parquet."""
     import pyarrow.parquet as pq
 
-    dictionary, split = _encodings(table)
+    dictionary, encoding = _encodings(table)
     pq.write_table(
         table,
         where,
         compression="zstd",
         compression_level=ZSTD_LEVEL,
         use_dictionary=dictionary,
-        use_byte_stream_split=split,
+        column_encoding=encoding,
     )
 
 
-def _encodings(table: pa.Table) -> tuple[bool | list[str], bool | list[str]]:
-    """The columns to dictionary-encode and those to write as split bytes (for
+def _encodings(table: pa.Table) -> tuple[bool | list[str], dict[str, str] | None]:
+    """The columns to dictionary-encode, and the encoding of each other numeric column (for
     ``pyarrow.parquet.write_table``)."""
     import pyarrow as pa
 
     if table.num_rows < _SMALL_ROWS:
-        return True, False
+        return True, None
     undecided: list[str] = []
     dictionary: list[str] = []
-    split: list[str] = []
+    encoding: dict[str, str] = {}
     for field, column in zip(table.schema, table.columns, strict=True):
         kind = field.type
         if not _fixed_width_number(kind):
             undecided.append(field.name)
         elif _repeats(column, kind.bit_width // 8):
             dictionary.append(field.name)
-        elif pa.types.is_float32(kind) or pa.types.is_float64(kind):
-            split.append(field.name)
-    if not dictionary and not split and len(undecided) == table.num_columns:
-        return True, False
+        elif pa.types.is_floating(kind):
+            encoding[field.name] = "BYTE_STREAM_SPLIT"
+        else:
+            encoding[field.name] = "DELTA_BINARY_PACKED"
+    if not encoding:
+        return True, None
     # A list of names switches the dictionary off for every column not in it, nested leaves
     # included, so the columns left as they were are named leaf by leaf.
-    return dictionary + _leaf_paths(table.schema, set(undecided)), split
+    return dictionary + _leaf_paths(table.schema, set(undecided)), encoding
 
 
 def _fixed_width_number(kind: pa.DataType) -> bool:

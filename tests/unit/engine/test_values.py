@@ -16,7 +16,9 @@ from conveyor.store import EncryptedArtifactStore, FsspecArtifactStore
 
 
 def _large() -> pl.DataFrame:
-    return pl.DataFrame({"x": np.arange(300_000) * 0.25, "i": np.arange(300_000)})
+    # Random values: past FILE_BYTES in memory, and past the inline limit once compressed.
+    rng = np.random.default_rng(0)
+    return pl.DataFrame({"x": rng.normal(size=300_000), "i": rng.integers(0, 1 << 40, 300_000)})
 
 
 def _staged_files(root: Path) -> list[Path]:
