@@ -7,8 +7,9 @@ the peers run through that script, in their own venv (``--peers-python``, defaul
 ``$PEERS_DATA_PYTHON`` or /tmp/peers/data/bin/python); conveyor runs
 ``_conveyor_transform.py`` (a pipeline with ``cv.map``) in this repository's venv. Every run
 is a fresh process measured by the harness' ``run_isolated`` (wall seconds, CPU seconds, peak
-RSS summed over the process tree); engines are interleaved within each round and medians are
-reported. Outputs are fingerprinted and must agree with pandas' (or polars') to 1e-6.
+RSS summed over the process tree) and its output's size; engines are interleaved within each
+round and medians are reported. Outputs are fingerprinted and must agree with pandas' (or
+polars') to 1e-6.
 ``--double`` also runs conveyor once on twice the rows, to show its memory stays flat.
 """
 
@@ -69,7 +70,7 @@ def main() -> None:
             target = work / f"{engine}.out"
             shutil.rmtree(target, ignore_errors=True)
             result = _run(engine, csv, target, harness, a, C)
-            result.update(engine=engine, round=rnd)
+            result.update(engine=engine, round=rnd, output_mb=_size_mb(target))
             runs.append(result)
             if result.get("returncode") == 0 and "seconds" in result:
                 print(
@@ -164,6 +165,15 @@ def _run(engine: str, csv: Path, target: Path, harness: Path, a: argparse.Namesp
     return C.run_isolated(argv, timeout=1800)
 
 
+def _size_mb(target: Path) -> float | None:
+    """The output's bytes (a file, or a folder of parts), in MB; None if there is none."""
+    if target.is_file():
+        return target.stat().st_size / 1e6
+    if target.is_dir():
+        return sum(f.stat().st_size for f in target.rglob("*") if f.is_file()) / 1e6
+    return None
+
+
 def csv_rows(csv: Path) -> int:
     return int(csv.name.split("_")[1])
 
@@ -205,6 +215,7 @@ def _summary(runs: list[dict], engines: list[str], mb: float) -> dict[str, dict]
             "median_cpu_s": statistics.median(r["cpu_s"] for r in ok),
             "MB_s": mb / seconds,
             "peak_tree_rss_mb": max(r["peak_tree_rss_mb"] for r in ok),
+            "output_mb": statistics.median(r["output_mb"] or 0.0 for r in ok),
             "all_s": [round(r["seconds"], 1) for r in ok],
         }
     return summary
@@ -218,14 +229,17 @@ def _report(
     rows: int,
 ) -> None:
     print(f"\ntransform, {rows:,} rows (medians)")
-    print(f"{'engine':14s} {'median s':>9s} {'CPU s':>7s} {'MB/s':>6s} {'tree peak MB':>13s}  runs")
+    print(
+        f"{'engine':14s} {'median s':>9s} {'CPU s':>7s} {'MB/s':>6s} {'tree peak MB':>13s} "
+        f"{'output MB':>10s}  runs"
+    )
     for engine, s in summary.items():
         if "error" in s:
             print(f"{engine:14s} {s['error']}")
             continue
         print(
             f"{engine:14s} {s['median_s']:9.1f} {s['median_cpu_s']:7.1f} {s['MB_s']:6.1f} "
-            f"{s['peak_tree_rss_mb']:13.0f}  {s['all_s']}"
+            f"{s['peak_tree_rss_mb']:13.0f} {s['output_mb']:10.0f}  {s['all_s']}"
         )
     cv = summary.get("conveyor", {})
     if "median_s" not in cv:
