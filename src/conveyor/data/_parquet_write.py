@@ -32,6 +32,9 @@ ZSTD_LEVEL: Final = 3  # zstd's own default, and polars' and DuckDB's
 # pyarrow's limit for one column chunk's dictionary page: past it, a writer falls back to
 # plain pages in the middle of the column.
 _DICTIONARY_BYTES: Final = 1 << 20
+# Pages end at pyarrow's 1 MiB of data rather than its 20,000 rows: fewer pages, each compressed
+# with more context. Small pages serve readers that skip pages; conveyor reads whole files.
+_PAGE_ROWS: Final = 1 << 20
 _REPEATING: Final = 0.5  # distinct values per row below which a dictionary is kept
 _SAMPLE_SHIFT: Final = 6  # one distinct value in 2**6 is sampled
 _SAMPLE_CAP: Final = 8192  # past this many, a sample is thinned by another 2**6
@@ -51,6 +54,7 @@ def write_parquet(table: pa.Table, where: str | BinaryIO | pa.NativeFile) -> Non
         compression_level=ZSTD_LEVEL,
         use_dictionary=dictionary,
         column_encoding=encoding,
+        max_rows_per_page=_PAGE_ROWS,
     )
 
 

@@ -62,7 +62,9 @@ def test_the_table_reads_back_equal_and_zstd_compressed_at_level_3() -> None:
     dictionary, encoding = _encodings(table)
     sink = pa.BufferOutputStream()
     options = {"use_dictionary": dictionary, "column_encoding": encoding}
-    pq.write_table(table, sink, compression="zstd", compression_level=3, **options)
+    pq.write_table(
+        table, sink, compression="zstd", compression_level=3, max_rows_per_page=1 << 20, **options
+    )
     assert sink.getvalue().to_pybytes() == data
 
 
