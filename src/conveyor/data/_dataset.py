@@ -21,7 +21,7 @@ from conveyor.core._errors import ConveyorError, DataSourceError
 from conveyor.core._hashing import hash_parts
 from conveyor.data._base import Materialized
 from conveyor.data._files import FilePartition, local_path, replaced_atomically
-from conveyor.data._parquet_write import write_parquet
+from conveyor.data._parquet_write import parquet_bytes, write_parquet
 from conveyor.data._partitions import (
     TABLE_KINDS,
     ArtifactPartition,
@@ -333,7 +333,6 @@ def load(type_name: str, data: bytes, meta: Mapping[str, object]) -> Dataset:
 def persist(dataset: Dataset, store: ArtifactStore) -> Dataset:
     """The dataset with every partition that exists only now written to ``store`` as a zstd
     Parquet part, one at a time; file and stored partitions are kept as they are."""
-    import pyarrow as pa
 
     parts: list[Partition] = []
     for part in dataset.partitions:
@@ -341,8 +340,6 @@ def persist(dataset: Dataset, store: ArtifactStore) -> Dataset:
             parts.append(part)
             continue
         for table in Dataset([part]).iter_tables():  # streamed sources: a part per chunk
-            sink = pa.BufferOutputStream()
-            write_parquet(table, sink)
-            address = store.put(sink.getvalue().to_pybytes())
+            address = store.put(parquet_bytes(table))
             parts.append(ArtifactPartition(store, address, table.num_rows))
     return Dataset(parts, splittable=False)

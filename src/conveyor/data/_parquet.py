@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Final, cast
 
 from conveyor.core._errors import StoreError
 from conveyor.data._base import Materialized, Unsupported
-from conveyor.data._parquet_write import write_parquet
+from conveyor.data._parquet_write import parquet_bytes, write_parquet
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -191,12 +191,11 @@ def _written(
 
 def _write_arrow(table: pa.Table, path: str | None) -> bytes:
     """The table's Parquet bytes, or b"" once they are written to ``path``."""
-    import pyarrow as pa
-
-    sink = pa.BufferOutputStream() if path is None else path
     # The file holds no write time, so equal tables give equal bytes.
-    write_parquet(table, sink)
-    return b"" if isinstance(sink, str) else sink.getvalue().to_pybytes()
+    if path is None:
+        return parquet_bytes(table)
+    write_parquet(table, path)
+    return b""
 
 
 def _restore_freq(frame: pd.DataFrame, meta: Mapping[str, object]) -> pd.DataFrame:

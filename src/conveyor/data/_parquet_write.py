@@ -15,8 +15,8 @@ The number of distinct values is estimated, not counted: a value is sampled when
 bits falls in the top 1/64 of the hashes' range, so every copy of a sampled value is sampled
 too, and the distinct values in the sample, times 64, estimate those of the column. It costs
 about three passes over the column's memory and one sort of a small sample. Integers whose
-range is narrower than half the rows need no estimate. The choice depends only
-on the values, not on how the table is cut into chunks, so equal tables give equal bytes.
+range is narrower than half the rows need no estimate. The choice depends only on the values,
+not on how the table is cut into chunks, so equal tables give equal bytes.
 """
 
 from __future__ import annotations
@@ -56,6 +56,16 @@ def write_parquet(table: pa.Table, where: str | BinaryIO | pa.NativeFile) -> Non
         column_encoding=encoding,
         max_rows_per_page=_PAGE_ROWS,
     )
+
+
+def parquet_bytes(table: pa.Table) -> bytes:
+    """``table`` as the bytes of a zstd Parquet file."""
+    import pyarrow as pa
+
+    sink = pa.BufferOutputStream()
+    write_parquet(table, sink)
+    data: bytes = sink.getvalue().to_pybytes()
+    return data
 
 
 def _encodings(table: pa.Table) -> tuple[bool | list[str], dict[str, str] | None]:
@@ -185,8 +195,13 @@ def _leaf_count(kind: pa.DataType) -> int:
         return sum(_leaf_count(kind.field(i).type) for i in range(kind.num_fields))
     if pa.types.is_map(kind):
         return _leaf_count(kind.key_type) + _leaf_count(kind.item_type)
-    if pa.types.is_list(kind) or pa.types.is_large_list(kind) or pa.types.is_fixed_size_list(kind):
-        return _leaf_count(kind.value_type)
-    if pa.types.is_list_view(kind) or pa.types.is_large_list_view(kind):
+    lists = (
+        pa.types.is_list,
+        pa.types.is_large_list,
+        pa.types.is_fixed_size_list,
+        pa.types.is_list_view,
+        pa.types.is_large_list_view,
+    )
+    if any(is_list(kind) for is_list in lists):
         return _leaf_count(kind.value_type)
     return 1

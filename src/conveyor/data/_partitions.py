@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 
 from conveyor.core._errors import ConveyorError, DataSourceError
 from conveyor.core._hashing import hash_parts
-from conveyor.data._parquet_write import write_parquet
+from conveyor.data._parquet_write import parquet_bytes
 
 if TYPE_CHECKING:
     import polars as pl
@@ -187,11 +187,7 @@ class TablePartition:
         return int(self.table.num_rows)
 
     def fingerprint(self) -> str:
-        import pyarrow as pa
-
-        sink = pa.BufferOutputStream()
-        write_parquet(self.table, sink)
-        return hash_parts(["table", sink.getvalue().to_pybytes().hex()])
+        return hash_parts(["table", parquet_bytes(self.table).hex()])
 
     def read(self) -> pa.Table:
         return self.table

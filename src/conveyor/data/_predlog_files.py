@@ -26,7 +26,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from conveyor.core._errors import ConveyorError
-from conveyor.data._parquet_write import write_parquet
+from conveyor.data._parquet_write import parquet_bytes
 from conveyor.store import Folder
 
 # The columns every prediction row has before its features, and those after them: the
@@ -67,13 +67,6 @@ def _process_token() -> tuple[int, str]:
         if _token is None or _token[0] != pid:  # a forked child gets a token of its own
             _token = (pid, os.urandom(3).hex())
         return _token
-
-
-def parquet_bytes(table: pa.Table) -> bytes:
-    sink = pa.BufferOutputStream()
-    write_parquet(table, sink)
-    data: bytes = sink.getvalue().to_pybytes()
-    return data
 
 
 class LogFolder:

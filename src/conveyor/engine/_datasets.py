@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 from conveyor.core import Settings, load_settings
 from conveyor.core._errors import ArtifactNotFound, ConveyorError, DatasetNotFound
 from conveyor.data import Dataset
-from conveyor.data._parquet_write import write_parquet
+from conveyor.data._parquet_write import parquet_bytes
 from conveyor.data._partitions import ArtifactPartition
 from conveyor.engine._workspace import Workspace
 from conveyor.store import ArtifactRecord, ArtifactStore, DatasetVersionRecord, check_dataset_name
@@ -325,7 +325,6 @@ def _version_ref(workspace: Workspace, name: str, version: int | None) -> TableR
 def _copy(dataset: Dataset, artifacts: ArtifactStore) -> tuple[Dataset, int]:
     """Every partition written to ``artifacts`` as a Parquet part, one at a time, and the row
     count. Parts already in ``artifacts`` are kept as they are."""
-    import pyarrow as pa
 
     parts: list[ArtifactPartition] = []
     rows = 0
@@ -339,9 +338,7 @@ def _copy(dataset: Dataset, artifacts: ArtifactStore) -> tuple[Dataset, int]:
             rows += part.rows
             continue
         for table in Dataset([part]).iter_tables():  # a streamed source: one part per chunk
-            sink = pa.BufferOutputStream()
-            write_parquet(table, sink)
-            address = artifacts.put(sink.getvalue().to_pybytes())
+            address = artifacts.put(parquet_bytes(table))
             parts.append(ArtifactPartition(artifacts, address, table.num_rows))
             rows += table.num_rows
     return Dataset(parts, splittable=False), rows
