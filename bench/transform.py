@@ -1,6 +1,6 @@
 """CSV -> fit -> transform -> zstd Parquet, conveyor beside polars and pandas in one run.
 
-    .venv/bin/python bench/transform.py [--rows 5000000] [--rounds 3] [--double]
+    .venv/bin/python bench/transform.py [--rows 5000000] [--rounds 5] [--double]
 
 The job and the peers are those of ``shared/bench/data/transform.py`` (see its docstring):
 the peers run through that script, in their own venv (``--peers-python``, default
@@ -34,7 +34,7 @@ FLOOR_MEMORY_MB = 1024.0
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rows", type=int, default=5_000_000)
-    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--rounds", type=int, default=5)  # noisy machines: a median of five
     ap.add_argument("--engines", default="conveyor,polars_stream,pandas")
     ap.add_argument(
         "--peers-python", default=os.environ.get("PEERS_DATA_PYTHON", "/tmp/peers/data/bin/python")
