@@ -90,13 +90,13 @@ def dump_polars(value: object, folder: str | None = None) -> Materialized | None
     # of them, so the top level is where they can be).
     if any(dtype.is_object() for dtype in frame.schema.values()):
         raise Unsupported("Parquet cannot store it: a column holds Python objects (dtype Object)")
-    import pyarrow as pa
 
     def write(path: str | None) -> bytes:
         try:  # polars' buffers, as Arrow arrays, without a copy
-            return _write_arrow(frame.to_arrow(), path)
-        except (pl.exceptions.PolarsError, pa.ArrowException) as exc:
+            table = frame.to_arrow()
+        except pl.exceptions.PolarsError as exc:
             raise Unsupported(f"Parquet cannot store it: {exc}") from exc
+        return _write_arrow(table, path)
 
     with _written(folder, lambda: int(frame.estimated_size()), write) as (data, file):
         meta: dict[str, object] = {
@@ -114,13 +114,7 @@ def dump_arrow(value: object, folder: str | None = None) -> Materialized | None:
     if type(value) is not pa.Table:
         return None
     table = cast("pa.Table", value)
-
-    def write(path: str | None) -> bytes:
-        try:
-            return _write_arrow(table, path)
-        except pa.ArrowException as exc:
-            raise Unsupported(f"Parquet cannot store it: {exc}") from exc
-
+    write = functools.partial(_write_arrow, table)
     with _written(folder, lambda: table.nbytes, write) as (data, file):
         meta: dict[str, object] = {
             "columns": list(table.column_names),
@@ -191,10 +185,15 @@ def _written(
 
 def _write_arrow(table: pa.Table, path: str | None) -> bytes:
     """The table's Parquet bytes, or b"" once they are written to ``path``."""
+    import pyarrow as pa
+
     # The file holds no write time, so equal tables give equal bytes.
-    if path is None:
-        return parquet_bytes(table)
-    write_parquet(table, path)
+    try:
+        if path is None:
+            return parquet_bytes(table)
+        write_parquet(table, path)
+    except pa.ArrowException as exc:
+        raise Unsupported(f"Parquet cannot store it: {exc}") from exc
     return b""
 
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 
 from conveyor.core._errors import ConveyorError, DataSourceError
-from conveyor.core._hashing import hash_parts
+from conveyor.core._hashing import content_address, hash_parts
 from conveyor.data._parquet_write import parquet_bytes
 
 if TYPE_CHECKING:
@@ -187,7 +187,7 @@ class TablePartition:
         return int(self.table.num_rows)
 
     def fingerprint(self) -> str:
-        return hash_parts(["table", parquet_bytes(self.table).hex()])
+        return hash_parts(["table", content_address(parquet_bytes(self.table))])
 
     def read(self) -> pa.Table:
         return self.table
